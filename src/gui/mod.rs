@@ -1,0 +1,1 @@
+//! The desktop app (feature "gui"): draws a running world and steers it.
