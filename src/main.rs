@@ -100,11 +100,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
             Err(e) => bad.push(e.to_string()),
         }
     }
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::BadInput(bad.join("\n")))
-    }
+    if bad.is_empty() { Ok(()) } else { Err(Failure::BadInput(bad.join("\n"))) }
 }
 
 /// Loads a scenario and applies --ticks, --seed and --set, each validated like the file.
@@ -124,9 +120,7 @@ fn load_with_overrides(
     }
     for kv in sets {
         let Some((k, v)) = kv.split_once('=') else {
-            return Err(Failure::BadInput(format!(
-                "--set {kv}: expected PATH=VALUE, e.g. --set channel.loss=0.2"
-            )));
+            return Err(Failure::BadInput(format!("--set {kv}: expected PATH=VALUE, e.g. --set channel.loss=0.2")));
         };
         all.push((k.trim().to_string(), v.trim().to_string()));
     }
@@ -145,24 +139,16 @@ fn load_with_overrides(
 
 fn run(a: RunArgs) -> Result<(), Failure> {
     let scn = load_with_overrides(&a.file, a.ticks, a.seed, &a.sets)?;
-    let dir = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(&scn.name));
+    let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scn.name));
     output::prepare_dir(&dir, a.force).map_err(|e| match e {
         output::OutDirError::HasResults(..) => Failure::BadInput(e.to_string()),
         output::OutDirError::Io(..) => Failure::Other(e.to_string()),
     })?;
     let io = |e: std::io::Error| Failure::Other(format!("{}: {e}", dir.display()));
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut app = runner::headless_app(&scn, Some(threads));
-    let mut trace = if a.trace {
-        Some(output::TraceWriter::create(&dir, scn.output.trace_every).map_err(io)?)
-    } else {
-        None
-    };
+    let mut trace =
+        if a.trace { Some(output::TraceWriter::create(&dir, scn.output.trace_every).map_err(io)?) } else { None };
     let bar = if !a.quiet && std::io::stderr().is_terminal() && scn.ticks >= 1000 {
         let b = ProgressBar::with_draw_target(Some(scn.ticks), ProgressDrawTarget::stderr());
         b.set_style(
@@ -198,24 +184,13 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         return Err(io(e));
     }
     let world = app.world();
-    output::write_atomic(
-        &dir,
-        "metrics.csv",
-        output::metrics_csv(world.resource()).as_bytes(),
-    )
-    .map_err(io)?;
-    output::write_atomic(
-        &dir,
-        "events.jsonl",
-        output::events_jsonl(world.resource()).as_bytes(),
-    )
-    .map_err(io)?;
+    output::write_atomic(&dir, "metrics.csv", output::metrics_csv(world.resource()).as_bytes()).map_err(io)?;
+    output::write_atomic(&dir, "events.jsonl", output::events_jsonl(world.resource()).as_bytes()).map_err(io)?;
     if let Some(t) = trace {
         t.finish().map_err(io)?;
     }
     let summary = output::summary(world, &scn, timing, threads);
-    let text =
-        serde_json::to_string_pretty(&summary).map_err(|e| Failure::Other(e.to_string()))? + "\n";
+    let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::Other(e.to_string()))? + "\n";
     output::write_atomic(&dir, "summary.json", text.as_bytes()).map_err(io)?;
     if !a.quiet {
         eprintln!(

@@ -10,9 +10,7 @@ use bevy::prelude::*;
 use serde_json::json;
 
 use crate::scenario::{Edit, Scenario, WorldConfig};
-use crate::sim::{
-    self, Channel, CoordinationRes, EventLog, Faults, Phase, SimPlugin, SimSettings, SimTick,
-};
+use crate::sim::{self, Channel, CoordinationRes, EventLog, Faults, Phase, SimPlugin, SimSettings, SimTick};
 use crate::worlds::traffic::{TrafficPlugin, ring::TrafficParams};
 
 /// The scenario in force, edits waiting to apply, and the edits applied so far (the
@@ -35,21 +33,12 @@ impl LiveScenario {
         scheduled.sort_by_key(|e| e.at);
         let mut current = s.clone();
         current.edits.clear();
-        LiveScenario {
-            initial: s.clone(),
-            current,
-            scheduled,
-            requests: Vec::new(),
-            applied: Vec::new(),
-        }
+        LiveScenario { initial: s.clone(), current, scheduled, requests: Vec::new(), applied: Vec::new() }
     }
 
     /// Checks an edit against the scenario in force without applying it.
     pub fn check(&self, path: &str, value: &str) -> Result<(), String> {
-        let next = self
-            .current
-            .with_set(path, value)
-            .map_err(|i| format!("{}: {}", i.field, i.message))?;
+        let next = self.current.with_set(path, value).map_err(|i| format!("{}: {}", i.field, i.message))?;
         crate::scenario::live_editable(&self.current, &next)
     }
 
@@ -108,27 +97,14 @@ fn apply_edits(
                     now,
                     "edit_rejected",
                     None,
-                    [
-                        ("set", json!(path)),
-                        ("value", json!(value)),
-                        ("error", json!(i.message)),
-                    ],
+                    [("set", json!(path)), ("value", json!(value)), ("error", json!(i.message))],
                 );
                 continue;
             }
         };
         live.current = next;
-        live.applied.push(Edit {
-            at: now,
-            set: path.clone(),
-            value: value.clone(),
-        });
-        log.push(
-            now,
-            "edit",
-            None,
-            [("set", json!(path)), ("value", json!(value))],
-        );
+        live.applied.push(Edit { at: now, set: path.clone(), value: value.clone() });
+        log.push(now, "edit", None, [("set", json!(path)), ("value", json!(value))]);
     }
     let s = &live.current;
     if channel.config != s.channel {
@@ -160,12 +136,7 @@ pub fn add_simulation(app: &mut App, scenario: &Scenario) {
         }
     }
     app.insert_resource(LiveScenario::new(scenario));
-    app.add_systems(
-        SimTick,
-        apply_edits
-            .in_set(Phase::Inject)
-            .before(sim::faults::apply_faults),
-    );
+    app.add_systems(SimTick, apply_edits.in_set(Phase::Inject).before(sim::faults::apply_faults));
 }
 
 /// A headless app for `scenario`: no window, no renderer, no wall clock. `threads` sets
@@ -176,9 +147,7 @@ pub fn headless_app(scenario: &Scenario, threads: Option<usize>) -> App {
         Some(n) => TaskPoolOptions::with_num_threads(n.max(1)),
         None => TaskPoolOptions::default(),
     };
-    app.add_plugins(TaskPoolPlugin {
-        task_pool_options: options,
-    });
+    app.add_plugins(TaskPoolPlugin { task_pool_options: options });
     add_simulation(&mut app, scenario);
     while app.plugins_state() == PluginsState::Adding {
         bevy::tasks::tick_global_task_pools_on_main_thread();
@@ -204,11 +173,7 @@ pub struct Timing {
 impl Timing {
     /// Ticks per wall-clock second.
     pub fn ticks_per_s(&self) -> f64 {
-        if self.wall_s > 0.0 {
-            self.ticks as f64 / self.wall_s
-        } else {
-            0.0
-        }
+        if self.wall_s > 0.0 { self.ticks as f64 / self.wall_s } else { 0.0 }
     }
 }
 
@@ -219,8 +184,5 @@ pub fn run_ticks(app: &mut App, ticks: u64, mut each: impl FnMut(&mut World)) ->
         step(app);
         each(app.world_mut());
     }
-    Timing {
-        wall_s: t0.elapsed().as_secs_f64(),
-        ticks,
-    }
+    Timing { wall_s: t0.elapsed().as_secs_f64(), ticks }
 }

@@ -43,10 +43,7 @@ impl std::fmt::Display for OutDirError {
 /// Creates the output folder, refusing one that holds results unless `force`.
 pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
     if dir.exists() && !dir.is_dir() {
-        return Err(OutDirError::Io(
-            dir.to_path_buf(),
-            "exists and is not a folder".into(),
-        ));
+        return Err(OutDirError::Io(dir.to_path_buf(), "exists and is not a folder".into()));
     }
     if !force {
         for f in OUTPUT_FILES {
@@ -55,8 +52,7 @@ pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
             }
         }
     }
-    fs::create_dir_all(dir)
-        .map_err(|e| OutDirError::Io(dir.to_path_buf(), format!("cannot create: {e}")))
+    fs::create_dir_all(dir).map_err(|e| OutDirError::Io(dir.to_path_buf(), format!("cannot create: {e}")))
 }
 
 /// A file written under a temporary name and renamed into place on [`AtomicFile::commit`].
@@ -71,11 +67,7 @@ impl AtomicFile {
     pub fn create(dir: &Path, name: &str) -> std::io::Result<Self> {
         let tmp = dir.join(format!(".{name}.tmp"));
         let w = BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
-        Ok(AtomicFile {
-            tmp,
-            dest: dir.join(name),
-            w: Some(w),
-        })
+        Ok(AtomicFile { tmp, dest: dir.join(name), w: Some(w) })
     }
 
     /// The writer.
@@ -110,12 +102,16 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     f.commit()
 }
 
-/// Formats a number for CSV/JSON so that equal values always print the same.
+/// Formats a number for CSV so that equal values always print the same: whole numbers
+/// without a fraction, others in the shortest form that reads back exactly (scientific
+/// notation for very small or large magnitudes).
 pub fn num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
+    if !v.is_finite() {
         String::new()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:?}")
     }
 }
 
@@ -164,17 +160,10 @@ pub fn summary(world: &World, scn: &Scenario, timing: Timing, threads: usize) ->
         let mean = vals.iter().sum::<f64>() / n;
         let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
         let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        agg.insert(
-            c.to_string(),
-            json!({"mean": jnum(mean), "min": jnum(min), "max": jnum(max)}),
-        );
+        agg.insert(c.to_string(), json!({"mean": jnum(mean), "min": jnum(min), "max": jnum(max)}));
     }
     let t = ch.totals;
-    let counts: Map<String, Value> = log
-        .counts()
-        .into_iter()
-        .map(|(k, n)| (k.to_string(), json!(n)))
-        .collect();
+    let counts: Map<String, Value> = log.counts().into_iter().map(|(k, n)| (k.to_string(), json!(n))).collect();
     json!({
         "scenario": scn.name,
         "description": scn.description,
@@ -219,11 +208,7 @@ impl TraceWriter {
     pub fn create(dir: &Path, every: u64) -> std::io::Result<Self> {
         let mut file = AtomicFile::create(dir, "agents.csv")?;
         writeln!(file.w(), "tick,agent,kind,x,y,speed,state")?;
-        Ok(TraceWriter {
-            file,
-            every: every.max(1),
-            rows: Vec::new(),
-        })
+        Ok(TraceWriter { file, every: every.max(1), rows: Vec::new() })
     }
 
     /// Writes a snapshot if this tick is due. `done` is the number of ticks completed.

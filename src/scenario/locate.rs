@@ -14,11 +14,7 @@ pub struct Place {
 /// Every value's place in `text`. Enum variant names, `Some(..)` and single-value
 /// wrappers are transparent: `world: Traffic((vehicles: 3))` gives `world.vehicles`.
 pub fn places(text: &str) -> Vec<Place> {
-    let mut s = Scanner {
-        b: text.as_bytes(),
-        i: 0,
-        out: Vec::new(),
-    };
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
     s.value(String::new());
     s.out
 }
@@ -36,10 +32,7 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
     let mut off = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            return off
-                + l.char_indices()
-                    .nth(col.saturating_sub(1))
-                    .map_or(l.len(), |(b, _)| b);
+            return off + l.char_indices().nth(col.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
         }
         off += l.len();
     }
@@ -77,11 +70,7 @@ struct Scanner<'a> {
 }
 
 fn join(path: &str, field: &str) -> String {
-    if path.is_empty() {
-        field.to_string()
-    } else {
-        format!("{path}.{field}")
-    }
+    if path.is_empty() { field.to_string() } else { format!("{path}.{field}") }
 }
 
 impl Scanner<'_> {
@@ -99,9 +88,7 @@ impl Scanner<'_> {
                 }
             } else if c == b'/' && self.b.get(self.i + 1) == Some(&b'*') {
                 self.i += 2;
-                while self.i < self.b.len()
-                    && !(self.b[self.i] == b'*' && self.b.get(self.i + 1) == Some(&b'/'))
-                {
+                while self.i < self.b.len() && !(self.b[self.i] == b'*' && self.b.get(self.i + 1) == Some(&b'/')) {
                     self.i += 1;
                 }
                 self.i = (self.i + 2).min(self.b.len());
@@ -113,21 +100,14 @@ impl Scanner<'_> {
 
     fn ident(&mut self) -> &str {
         let s = self.i;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-        {
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
             self.i += 1;
         }
         std::str::from_utf8(&self.b[s..self.i]).unwrap_or("")
     }
 
     fn record(&mut self, path: &str, start: usize) -> usize {
-        self.out.push(Place {
-            path: path.to_string(),
-            start,
-            end: start,
-        });
+        self.out.push(Place { path: path.to_string(), start, end: start });
         self.out.len() - 1
     }
 
@@ -183,9 +163,7 @@ impl Scanner<'_> {
                 }
             }
             Some(b'"') => self.string(),
-            Some(b'r') if matches!(self.b.get(self.i + 1), Some(b'#') | Some(b'"')) => {
-                self.raw_string()
-            }
+            Some(b'r') if matches!(self.b.get(self.i + 1), Some(b'#') | Some(b'"')) => self.raw_string(),
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
                 self.ident();
                 self.ws();
@@ -194,9 +172,7 @@ impl Scanner<'_> {
                 }
             }
             Some(_) => {
-                while self.peek().is_some_and(|c| {
-                    !matches!(c, b',' | b')' | b']' | b'}') && !c.is_ascii_whitespace()
-                }) {
+                while self.peek().is_some_and(|c| !matches!(c, b',' | b')' | b']' | b'}') && !c.is_ascii_whitespace()) {
                     self.i += 1;
                 }
             }
@@ -226,12 +202,7 @@ impl Scanner<'_> {
         self.i += 1;
         while self.i < self.b.len() {
             if self.b[self.i] == b'"'
-                && self.b[self.i + 1..]
-                    .iter()
-                    .take(hashes)
-                    .filter(|&&c| c == b'#')
-                    .count()
-                    == hashes
+                && self.b[self.i + 1..].iter().take(hashes).filter(|&&c| c == b'#').count() == hashes
             {
                 self.i += 1 + hashes;
                 return;

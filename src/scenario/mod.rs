@@ -88,11 +88,7 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig {
-            record_every: 1,
-            trace_every: 10,
-            max_events: 100_000,
-        }
+        OutputConfig { record_every: 1, trace_every: 10, max_events: 100_000 }
     }
 }
 
@@ -179,11 +175,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         let field = locate::path_at(text, off).unwrap_or_default();
         ScenarioError::Invalid {
             origin: origin.to_string(),
-            issues: vec![Issue {
-                at: Some((pos.line, pos.col)),
-                field,
-                message: describe_ron_error(&e.code),
-            }],
+            issues: vec![Issue { at: Some((pos.line, pos.col)), field, message: describe_ron_error(&e.code) }],
         }
     })?;
     let problems = validate::validate(&scn);
@@ -194,11 +186,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
             origin: origin.to_string(),
             issues: problems
                 .into_iter()
-                .map(|(field, message)| Issue {
-                    at: locate::find(text, &field),
-                    field,
-                    message,
-                })
+                .map(|(field, message)| Issue { at: locate::find(text, &field), field, message })
                 .collect(),
         })
     }
@@ -219,33 +207,20 @@ fn describe_ron_error(e: &ron::Error) -> String {
 impl Scenario {
     /// The scenario as RON text that [`load_str`] accepts.
     pub fn to_ron(&self) -> String {
-        let cfg = ron::ser::PrettyConfig::default()
-            .struct_names(false)
-            .indentor("  ".to_string());
-        ron::ser::to_string_pretty(self, cfg)
-            .unwrap_or_else(|e| format!("// cannot serialize: {e}"))
+        let cfg = ron::ser::PrettyConfig::default().struct_names(false).indentor("  ".to_string());
+        ron::ser::to_string_pretty(self, cfg).unwrap_or_else(|e| format!("// cannot serialize: {e}"))
     }
 
     /// A copy with `path` set to `value` (a JSON/RON literal; bare words are strings,
     /// which is how enum variants are written), validated like a file.
     pub fn with_set(&self, path: &str, value: &str) -> Result<Scenario, Issue> {
-        let fail = |message: String| Issue {
-            at: None,
-            field: path.to_string(),
-            message,
-        };
+        let fail = |message: String| Issue { at: None, field: path.to_string(), message };
         let mut root = serde_json::to_value(self).map_err(|e| fail(e.to_string()))?;
-        let new: Value =
-            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        let new: Value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
         set_path(&mut root, path, new).map_err(fail)?;
-        let scn: Scenario = serde_json::from_value(root)
-            .map_err(|e| fail(format!("cannot set to `{value}`: {e}")))?;
+        let scn: Scenario = serde_json::from_value(root).map_err(|e| fail(format!("cannot set to `{value}`: {e}")))?;
         if let Some((f, m)) = validate::validate(&scn).into_iter().next() {
-            return Err(Issue {
-                at: None,
-                field: f,
-                message: m,
-            });
+            return Err(Issue { at: None, field: f, message: m });
         }
         Ok(scn)
     }
@@ -290,10 +265,7 @@ fn unwrap_variant(v: &Value, seg: &str) -> Option<String> {
         return None;
     }
     let (k, _) = obj.iter().next()?;
-    k.chars()
-        .next()
-        .filter(|c| c.is_ascii_uppercase())
-        .map(|_| k.clone())
+    k.chars().next().filter(|c| c.is_ascii_uppercase()).map(|_| k.clone())
 }
 
 fn get_path<'a>(mut v: &'a Value, path: &str) -> Option<&'a Value> {
@@ -323,16 +295,12 @@ fn set_path(root: &mut Value, path: &str, new: Value) -> Result<(), String> {
         }
         let last = i + 1 == segs.len();
         let next = if let Some(ix) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            let ix: usize = ix
-                .parse()
-                .map_err(|_| format!("`{seg}` is not a list index"))?;
+            let ix: usize = ix.parse().map_err(|_| format!("`{seg}` is not a list index"))?;
             let len = v.as_array().map(|a| a.len());
             match (v.get_mut(ix), len) {
                 (Some(x), _) => x,
                 (None, Some(n)) => {
-                    return Err(format!(
-                        "index {ix} is out of range: `{walked}` has {n} entries"
-                    ));
+                    return Err(format!("index {ix} is out of range: `{walked}` has {n} entries"));
                 }
                 (None, None) => return Err(format!("`{walked}` is not a list")),
             }
@@ -341,15 +309,8 @@ fn set_path(root: &mut Value, path: &str, new: Value) -> Result<(), String> {
                 Value::Object(map) => {
                     if !map.contains_key(seg.as_str()) {
                         let names: Vec<&str> = map.keys().map(String::as_str).collect();
-                        let here = if walked.is_empty() {
-                            "the top level".to_string()
-                        } else {
-                            format!("`{walked}`")
-                        };
-                        return Err(format!(
-                            "no field `{seg}` in {here}; expected one of: {}",
-                            names.join(", ")
-                        ));
+                        let here = if walked.is_empty() { "the top level".to_string() } else { format!("`{walked}`") };
+                        return Err(format!("no field `{seg}` in {here}; expected one of: {}", names.join(", ")));
                     }
                     map.get_mut(seg.as_str()).ok_or("internal")?
                 }
@@ -362,9 +323,7 @@ fn set_path(root: &mut Value, path: &str, new: Value) -> Result<(), String> {
         walked.push_str(seg);
         if last {
             if (next.is_object() || next.is_array()) && !(new.is_object() || new.is_array()) {
-                return Err(format!(
-                    "`{walked}` is a section, not a single value; set one of its fields"
-                ));
+                return Err(format!("`{walked}` is a section, not a single value; set one of its fields"));
             }
             *next = new;
             return Ok(());
@@ -399,11 +358,7 @@ mod tests {
         assert_eq!(e.field, "channel.loss");
         assert!(e.message.contains("between 0 and 1"), "{}", e.message);
         let e = s.with_set("channel.lossy", "0.1").unwrap_err();
-        assert!(
-            e.message.contains("expected one of") && e.message.contains("loss"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("expected one of") && e.message.contains("loss"), "{}", e.message);
         let e = s.with_set("world.vehicles", "many").unwrap_err();
         assert!(e.message.contains("cannot set"), "{}", e.message);
         assert_eq!(s.get("world.model.v0").as_deref(), Some("15.0"));

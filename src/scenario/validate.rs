@@ -35,10 +35,7 @@ impl V<'_> {
     }
     fn probability(&mut self, path: &str, x: f64) {
         if self.finite(path, x) && !(0.0..=1.0).contains(&x) {
-            self.bad(
-                path,
-                format!("is a probability and must be between 0 and 1, got {x}"),
-            );
+            self.bad(path, format!("is a probability and must be between 0 and 1, got {x}"));
         }
     }
     fn at_least(&mut self, path: &str, x: u64, min: u64) {
@@ -93,30 +90,17 @@ pub(crate) fn validate(s: &Scenario) -> Problems {
         if f.at >= s.ticks {
             v.bad(
                 format!("{p}.at"),
-                format!(
-                    "starts at tick {} but the run ends at tick {} (ticks: {})",
-                    f.at, s.ticks, s.ticks
-                ),
+                format!("starts at tick {} but the run ends at tick {} (ticks: {})", f.at, s.ticks, s.ticks),
             );
         }
         if f.duration == Some(0) {
-            v.bad(
-                format!("{p}.duration"),
-                "must be at least 1 tick (leave it out for a fault that lasts)",
-            );
+            v.bad(format!("{p}.duration"), "must be at least 1 tick (leave it out for a fault that lasts)");
         }
         match &f.fault {
-            FaultKind::Crash {
-                fraction,
-                agents: ids,
-                ..
-            } => {
+            FaultKind::Crash { fraction, agents: ids, .. } => {
                 v.probability(&format!("{p}.fault.fraction"), *fraction);
                 if *fraction == 0.0 && ids.is_empty() {
-                    v.bad(
-                        format!("{p}.fault"),
-                        "crashes nobody: give a fraction above 0 or a list of agents",
-                    );
+                    v.bad(format!("{p}.fault"), "crashes nobody: give a fraction above 0 or a list of agents");
                 }
                 for (k, id) in ids.iter().enumerate() {
                     if u64::from(*id) >= agents {
@@ -128,11 +112,9 @@ pub(crate) fn validate(s: &Scenario) -> Problems {
                 }
             }
             FaultKind::Loss { loss } => v.probability(&format!("{p}.fault.loss"), *loss),
-            FaultKind::Latency { extra_ticks } => v.at_least(
-                &format!("{p}.fault.extra_ticks"),
-                u64::from(*extra_ticks),
-                1,
-            ),
+            FaultKind::Latency { extra_ticks } => {
+                v.at_least(&format!("{p}.fault.extra_ticks"), u64::from(*extra_ticks), 1)
+            }
             FaultKind::Partition { regions } => {
                 if regions.is_empty() {
                     v.bad(format!("{p}.fault.regions"), "needs at least one region");
@@ -147,10 +129,7 @@ pub(crate) fn validate(s: &Scenario) -> Problems {
 
     for (i, e) in s.edits.iter().enumerate() {
         if e.at >= s.ticks {
-            v.bad(
-                format!("edits[{i}].at"),
-                format!("is at tick {} but the run ends at tick {}", e.at, s.ticks),
-            );
+            v.bad(format!("edits[{i}].at"), format!("is at tick {} but the run ends at tick {}", e.at, s.ticks));
         }
     }
 
@@ -176,10 +155,7 @@ pub(crate) fn validate(s: &Scenario) -> Problems {
                 }
                 Err(issue) => out.push((
                     format!("edits[{i}]"),
-                    format!(
-                        "`{}` = `{}`: {}: {}",
-                        e.set, e.value, issue.field, issue.message
-                    ),
+                    format!("`{}` = `{}`: {}: {}", e.set, e.value, issue.field, issue.message),
                 )),
             }
         }
@@ -197,15 +173,9 @@ pub fn live_editable(old: &Scenario, new: &Scenario) -> Result<(), String> {
         return Err("the road cannot change while running".into());
     }
     if std::mem::discriminant(&a.model) != std::mem::discriminant(&b.model) {
-        return Err(
-            "the car-following model cannot be swapped while running (its parameters can change)"
-                .into(),
-        );
+        return Err("the car-following model cannot be swapped while running (its parameters can change)".into());
     }
-    if a.automated != b.automated
-        || a.controller.sectors != b.controller.sectors
-        || a.init != b.init
-    {
+    if a.automated != b.automated || a.controller.sectors != b.controller.sectors || a.init != b.init {
         return Err("automated, controller.sectors and init only apply at start".into());
     }
     Ok(())
@@ -216,13 +186,7 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
     v.positive("world.road.length_m", length_m);
     v.at_least("world.vehicles", u64::from(t.vehicles), 1);
     if t.automated > t.vehicles {
-        v.bad(
-            "world.automated",
-            format!(
-                "is {} but there are only {} vehicles",
-                t.automated, t.vehicles
-            ),
-        );
+        v.bad("world.automated", format!("is {} but there are only {} vehicles", t.automated, t.vehicles));
     }
     match &t.model {
         CarFollowing::Idm(p) => {
@@ -251,10 +215,7 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
                 && v.finite("world.init.speed_mps", sp)
                 && !(0.0..=p.v0).contains(&sp)
             {
-                v.bad(
-                    "world.init.speed_mps",
-                    format!("must be between 0 and v0 = {}, got {sp}", p.v0),
-                );
+                v.bad("world.init.speed_mps", format!("must be between 0 and v0 = {}, got {sp}", p.v0));
             }
             let spacing = length_m / f64::from(t.vehicles.max(1));
             if v.finite("world.init.perturbation_m", t.init.perturbation_m)
@@ -273,15 +234,15 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
         }
         CarFollowing::Nasch(p) => {
             if p.vmax < 1 || p.vmax > 100 {
-                v.bad(
-                    "world.model.vmax",
-                    format!("must be between 1 and 100 cells per tick, got {}", p.vmax),
-                );
+                v.bad("world.model.vmax", format!("must be between 1 and 100 cells per tick, got {}", p.vmax));
             }
             v.probability("world.model.p_slow", p.p_slow);
             v.positive("world.model.cell_m", p.cell_m);
             if s.dt != 1.0 {
-                v.bad("dt", format!("the Nagel–Schreckenberg model is defined with 1 s ticks; set dt: 1.0 (got {})", s.dt));
+                v.bad(
+                    "dt",
+                    format!("the Nagel–Schreckenberg model is defined with 1 s ticks; set dt: 1.0 (got {})", s.dt),
+                );
             }
             if p.cell_m > 0.0 && length_m > 0.0 && length_m.is_finite() {
                 let cells = length_m / p.cell_m;
@@ -296,14 +257,7 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
                         ),
                     );
                 } else if f64::from(t.vehicles) > cells.round() {
-                    v.bad(
-                        "world.vehicles",
-                        format!(
-                            "{} vehicles do not fit in {} cells",
-                            t.vehicles,
-                            cells.round()
-                        ),
-                    );
+                    v.bad("world.vehicles", format!("{} vehicles do not fit in {} cells", t.vehicles, cells.round()));
                 }
             }
             if let Some(sp) = t.init.speed_mps {
@@ -317,31 +271,17 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
     v.positive("world.driving.v2v_range_m", d.v2v_range_m);
     v.positive("world.driving.coop_headway_s", d.coop_headway_s);
     v.positive("world.driving.fallback_headway_s", d.fallback_headway_s);
-    v.at_least(
-        "world.driving.message_timeout_ticks",
-        d.message_timeout_ticks,
-        1,
-    );
+    v.at_least("world.driving.message_timeout_ticks", d.message_timeout_ticks, 1);
     v.non_negative("world.driving.jam_speed_mps", d.jam_speed_mps);
     v.at_least("world.driving.beacon_every_ticks", d.beacon_every_ticks, 1);
     v.probability("world.driving.coop_p_slow", d.coop_p_slow);
     let c = &t.controller;
     if s.coordination == Coordination::Hierarchical && c.sectors == 0 {
-        v.bad(
-            "world.controller.sectors",
-            "hierarchical coordination needs at least 1 sector controller",
-        );
+        v.bad("world.controller.sectors", "hierarchical coordination needs at least 1 sector controller");
     }
     if c.sectors > 10_000 {
-        v.bad(
-            "world.controller.sectors",
-            format!("must be at most 10000, got {}", c.sectors),
-        );
+        v.bad("world.controller.sectors", format!("must be at most 10000, got {}", c.sectors));
     }
-    v.at_least(
-        "world.controller.report_every_ticks",
-        c.report_every_ticks,
-        1,
-    );
+    v.at_least("world.controller.report_every_ticks", c.report_every_ticks, 1);
     v.positive("world.controller.av_window_s", c.av_window_s);
 }

@@ -108,23 +108,8 @@ pub struct Outbox(pub Vec<Message>);
 
 impl Outbox {
     /// Queues a message.
-    pub fn send(
-        &mut self,
-        from: AgentId,
-        dest: Dest,
-        kind: &'static str,
-        bytes: u32,
-        sent: u64,
-        payload: [f32; 4],
-    ) {
-        self.0.push(Message {
-            from,
-            dest,
-            kind,
-            bytes,
-            sent,
-            payload,
-        });
+    pub fn send(&mut self, from: AgentId, dest: Dest, kind: &'static str, bytes: u32, sent: u64, payload: [f32; 4]) {
+        self.0.push(Message { from, dest, kind, bytes, sent, payload });
     }
 }
 
@@ -170,11 +155,7 @@ impl CommStats {
 
     /// Mean delivery latency of this tick's deliveries (0 with none).
     pub fn mean_latency(&self) -> f64 {
-        if self.delivered == 0 {
-            0.0
-        } else {
-            self.latency_sum as f64 / self.delivered as f64
-        }
+        if self.delivered == 0 { 0.0 } else { self.latency_sum as f64 / self.delivered as f64 }
     }
 
     /// (column, value) pairs in column order.
@@ -320,10 +301,10 @@ impl Channel {
 
     /// Messages in flight: (message, recipient, due tick).
     pub fn in_flight(&self) -> impl Iterator<Item = (&Message, AgentId, u64)> {
-        self.in_flight.iter().enumerate().flat_map(move |(k, b)| {
-            b.iter()
-                .map(move |e| (&e.msg, e.to, self.base_tick + k as u64))
-        })
+        self.in_flight
+            .iter()
+            .enumerate()
+            .flat_map(move |(k, b)| b.iter().map(move |e| (&e.msg, e.to, self.base_tick + k as u64)))
     }
 
     fn partition_of(&self, x: f32, y: f32) -> u16 {
@@ -331,10 +312,7 @@ impl Channel {
         // of every active partition to talk.
         let mut label: u16 = 0;
         for regions in &self.partitions {
-            let r = regions
-                .iter()
-                .position(|r| r.contains(x, y))
-                .unwrap_or(regions.len()) as u16;
+            let r = regions.iter().position(|r| r.contains(x, y)).unwrap_or(regions.len()) as u16;
             label = label.wrapping_mul(31).wrapping_add(r + 1);
         }
         label
@@ -408,27 +386,17 @@ impl Channel {
         match dest {
             Dest::To(id) => out.push(id.0),
             Dest::Near(r) => {
-                let r = if self.config.topology == Topology::RangeLimited {
-                    r.min(range)
-                } else {
-                    r
-                };
+                let r = if self.config.topology == Topology::RangeLimited { r.min(range) } else { r };
                 self.index.within(from.x, from.y, r, |i| out.push(i));
                 out.sort_unstable();
             }
             Dest::Kind(_) | Dest::All => {
-                let want = if let Dest::Kind(k) = dest {
-                    Some(k)
-                } else {
-                    None
-                };
+                let want = if let Dest::Kind(k) = dest { Some(k) } else { None };
                 if self.config.topology == Topology::RangeLimited {
                     self.index.within(from.x, from.y, range, |i| out.push(i));
                     out.sort_unstable();
                 } else {
-                    out.extend(
-                        (0..self.dir.len() as u32).filter(|&i| self.dir[i as usize].is_some()),
-                    );
+                    out.extend((0..self.dir.len() as u32).filter(|&i| self.dir[i as usize].is_some()));
                 }
                 if let Some(k) = want {
                     out.retain(|&i| self.dir[i as usize].is_some_and(|e| e.kind == k));
@@ -531,46 +499,26 @@ pub(crate) fn communicate(
 }
 
 fn build_directory(ch: &mut Channel, positions: &Query<(&Agent, &Pose, Has<Crashed>)>) {
-    let bound = positions
-        .iter()
-        .map(|(a, _, _)| a.id.0 as usize + 1)
-        .max()
-        .unwrap_or(0);
+    let bound = positions.iter().map(|(a, _, _)| a.id.0 as usize + 1).max().unwrap_or(0);
     ch.dir.clear();
     ch.dir.resize(bound, None);
     for (agent, pose, crashed) in positions.iter() {
         let partition = ch.partition_of(pose.x, pose.y);
         let dark = ch.dark(pose.x, pose.y);
-        ch.dir[agent.id.0 as usize] = Some(DirEntry {
-            x: pose.x,
-            y: pose.y,
-            kind: agent.kind,
-            crashed,
-            dark,
-            partition,
-            head: agent.id.0,
-        });
+        ch.dir[agent.id.0 as usize] =
+            Some(DirEntry { x: pose.x, y: pose.y, kind: agent.kind, crashed, dark, partition, head: agent.id.0 });
     }
     let cell = match ch.config.topology {
         Topology::Hierarchical => ch.config.cluster_size_m as f32,
         _ => ch.config.range_m.max(1.0) as f32,
     };
     let dir = std::mem::take(&mut ch.dir);
-    ch.index.rebuild(
-        cell,
-        dir.iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.map(|e| (i as u32, e.x, e.y))),
-    );
+    ch.index.rebuild(cell, dir.iter().enumerate().filter_map(|(i, e)| e.map(|e| (i as u32, e.x, e.y))));
     ch.dir = dir;
     if ch.config.topology == Topology::Hierarchical {
         // Cluster head: the lowest id in each cluster cell.
-        let mut heads: Vec<(u64, u32)> = ch
-            .dir
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.map(|e| (ch.index.cell_key(e.x, e.y), i as u32)))
-            .collect();
+        let mut heads: Vec<(u64, u32)> =
+            ch.dir.iter().enumerate().filter_map(|(i, e)| e.map(|e| (ch.index.cell_key(e.x, e.y), i as u32))).collect();
         heads.sort_unstable();
         let mut k = 0;
         while k < heads.len() {
@@ -676,8 +624,7 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
                                         break;
                                     }
                                     if !relays_charged.contains(&relay) {
-                                        if !ch.charge(relay, u64::from(msg.bytes), &mut total_used)
-                                        {
+                                        if !ch.charge(relay, u64::from(msg.bytes), &mut total_used) {
                                             outcome = Outcome::Bandwidth;
                                             break;
                                         }
@@ -716,14 +663,7 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
                     now
                 }
             };
-            ch.trace(Trace {
-                from: msg.from,
-                to: Some(to_id),
-                kind: msg.kind,
-                sent: msg.sent,
-                due,
-                outcome,
-            });
+            ch.trace(Trace { from: msg.from, to: Some(to_id), kind: msg.kind, sent: msg.sent, due, outcome });
         }
     }
 }

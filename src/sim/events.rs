@@ -31,11 +31,7 @@ pub struct EventLog {
 impl EventLog {
     /// An empty log that keeps at most `max` events (the rest are counted).
     pub fn new(max: usize) -> Self {
-        EventLog {
-            events: Vec::new(),
-            max,
-            suppressed: 0,
-        }
+        EventLog { events: Vec::new(), max, suppressed: 0 }
     }
 
     /// Logs an event. `detail` is a list of (key, value) pairs.
@@ -50,16 +46,8 @@ impl EventLog {
             self.suppressed += 1;
             return;
         }
-        let detail = detail
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        self.events.push(Event {
-            tick,
-            kind,
-            agent,
-            detail,
-        });
+        let detail = detail.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self.events.push(Event { tick, kind, agent, detail });
     }
 
     /// The events so far.

@@ -22,10 +22,7 @@ pub struct Rect {
 impl Rect {
     /// Whether (x, y) lies inside (edges included).
     pub fn contains(&self, x: f32, y: f32) -> bool {
-        x >= self.x0.min(self.x1)
-            && x <= self.x0.max(self.x1)
-            && y >= self.y0.min(self.y1)
-            && y <= self.y0.max(self.y1)
+        x >= self.x0.min(self.x1) && x <= self.x0.max(self.x1) && y >= self.y0.min(self.y1) && y <= self.y0.max(self.y1)
     }
 }
 
@@ -107,21 +104,11 @@ pub struct Faults {
 impl Faults {
     /// A timeline from the scenario.
     pub fn new(timeline: Vec<FaultSpec>, seed: u64) -> Self {
-        let mut scheduled: Vec<(u32, FaultSpec)> = timeline
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| (i as u32, f))
-            .collect();
+        let mut scheduled: Vec<(u32, FaultSpec)> =
+            timeline.into_iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
         scheduled.sort_by_key(|(i, f)| (f.at, *i));
         let next_id = scheduled.len() as u32;
-        Faults {
-            scheduled,
-            active: Vec::new(),
-            end_requests: Vec::new(),
-            next_id,
-            seed,
-            history: Vec::new(),
-        }
+        Faults { scheduled, active: Vec::new(), end_requests: Vec::new(), next_id, seed, history: Vec::new() }
     }
 
     /// Injects a fault at run time: it starts at the next tick's Inject phase (or at `at`
@@ -176,11 +163,7 @@ pub(crate) fn apply_faults(
         !done
     });
     for a in &ended {
-        let still: Vec<AgentId> = f
-            .active
-            .iter()
-            .flat_map(|o| o.affected.iter().copied())
-            .collect();
+        let still: Vec<AgentId> = f.active.iter().flat_map(|o| o.affected.iter().copied()).collect();
         let mut recovered = 0u64;
         for (entity, agent, crashed) in agents.iter() {
             if crashed && a.affected.contains(&agent.id) && !still.contains(&agent.id) {
@@ -195,11 +178,7 @@ pub(crate) fn apply_faults(
             now,
             "fault_end",
             None,
-            [
-                ("fault", json!(a.id)),
-                ("type", json!(a.spec.fault.name())),
-                ("recovered", json!(recovered)),
-            ],
+            [("fault", json!(a.id)), ("type", json!(a.spec.fault.name())), ("recovered", json!(recovered))],
         );
     }
 
@@ -207,12 +186,7 @@ pub(crate) fn apply_faults(
     while f.scheduled.first().is_some_and(|(_, s)| s.at <= now) {
         let (id, spec) = f.scheduled.remove(0);
         let mut affected = Vec::new();
-        if let FaultKind::Crash {
-            kind,
-            fraction,
-            agents: ids,
-        } = &spec.fault
-        {
+        if let FaultKind::Crash { kind, fraction, agents: ids } = &spec.fault {
             let mut pool: Vec<(AgentId, Entity)> = agents
                 .iter()
                 .filter(|(_, a, crashed)| !crashed && kind.is_none_or(|k| a.kind == k))
@@ -254,20 +228,8 @@ pub(crate) fn apply_faults(
             _ => {}
         }
         log.push(now, "fault_start", None, detail);
-        f.history.push((
-            id,
-            FaultSpec {
-                at: now,
-                ..spec.clone()
-            },
-            None,
-        ));
-        f.active.push(ActiveFault {
-            id,
-            spec,
-            ends,
-            affected,
-        });
+        f.history.push((id, FaultSpec { at: now, ..spec.clone() }, None));
+        f.active.push(ActiveFault { id, spec, ends, affected });
     }
 
     // Channel effects of what is in force.

@@ -135,12 +135,7 @@ pub struct Decision {
 
 impl Default for Decision {
     fn default() -> Self {
-        Decision {
-            tick: 0,
-            action: "none",
-            reason: "start",
-            value: 0.0,
-        }
+        Decision { tick: 0, action: "none", reason: "start", value: 0.0 }
     }
 }
 
@@ -223,26 +218,18 @@ impl Plugin for SimPlugin {
             )
                 .chain(),
         );
-        app.insert_resource(SimClock {
-            tick: 0,
-            dt: s.dt,
-            end_tick: s.ticks,
-            seed: s.seed,
-        })
-        .insert_resource(CoordinationRes(s.coordination))
-        .insert_resource(AgentIds::default())
-        .insert_resource(Channel::new(s.channel.clone(), s.seed))
-        .insert_resource(Faults::new(s.faults.clone(), s.seed))
-        .insert_resource(Metrics::new(s.record_every))
-        .insert_resource(EventLog::new(s.max_events));
+        app.insert_resource(SimClock { tick: 0, dt: s.dt, end_tick: s.ticks, seed: s.seed })
+            .insert_resource(CoordinationRes(s.coordination))
+            .insert_resource(AgentIds::default())
+            .insert_resource(Channel::new(s.channel.clone(), s.seed))
+            .insert_resource(Faults::new(s.faults.clone(), s.seed))
+            .insert_resource(Metrics::new(s.record_every))
+            .insert_resource(EventLog::new(s.max_events));
         app.add_systems(SimTick, faults::apply_faults.in_set(Phase::Inject));
         app.add_systems(SimTick, channel::communicate.in_set(Phase::Communicate));
         app.add_systems(
             SimTick,
-            (metrics::record_row, advance_clock)
-                .chain()
-                .in_set(Phase::Measure)
-                .after(MeasureSet::World),
+            (metrics::record_row, advance_clock).chain().in_set(Phase::Measure).after(MeasureSet::World),
         );
         app.configure_sets(SimTick, MeasureSet::World.in_set(Phase::Measure));
         let mut m = app.world_mut().resource_mut::<Metrics>();

@@ -58,22 +58,13 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u32> = (0..8)
-            .map(|_| 0)
-            .scan(stream(7, "x", 3), |r, _: u32| Some(r.next_u32()))
-            .collect();
-        let b: Vec<u32> = (0..8)
-            .map(|_| 0)
-            .scan(stream(7, "x", 3), |r, _: u32| Some(r.next_u32()))
-            .collect();
+        let a: Vec<u32> = (0..8).map(|_| 0).scan(stream(7, "x", 3), |r, _: u32| Some(r.next_u32())).collect();
+        let b: Vec<u32> = (0..8).map(|_| 0).scan(stream(7, "x", 3), |r, _: u32| Some(r.next_u32())).collect();
         assert_eq!(a, b);
         let mut c = stream(7, "x", 4);
         let mut d = stream(7, "y", 3);
         let mut e = stream(8, "x", 3);
-        assert_ne!(
-            a[0..4],
-            [c.next_u32(), c.next_u32(), c.next_u32(), c.next_u32()]
-        );
+        assert_ne!(a[0..4], [c.next_u32(), c.next_u32(), c.next_u32(), c.next_u32()]);
         assert_ne!(a[0], d.next_u32());
         assert_ne!(a[0], e.next_u32());
     }

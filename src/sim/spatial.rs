@@ -32,10 +32,7 @@ impl GridIndex {
     }
 
     fn cell_of(&self, x: f32, y: f32) -> (i32, i32) {
-        (
-            (x / self.cell).floor() as i32,
-            (y / self.cell).floor() as i32,
-        )
+        ((x / self.cell).floor() as i32, (y / self.cell).floor() as i32)
     }
 
     /// Calls `f` for every indexed point within `r` of (x, y), in a fixed order.
@@ -75,13 +72,7 @@ mod tests {
     #[test]
     fn within_matches_brute_force() {
         let pts: Vec<(u32, f32, f32)> = (0..500u32)
-            .map(|i| {
-                (
-                    i,
-                    ((i * 37) % 101) as f32 * 3.1 - 150.0,
-                    ((i * 53) % 97) as f32 * 2.7 - 120.0,
-                )
-            })
+            .map(|i| (i, ((i * 37) % 101) as f32 * 3.1 - 150.0, ((i * 53) % 97) as f32 * 2.7 - 120.0))
             .collect();
         let mut g = GridIndex::default();
         g.rebuild(25.0, pts.iter().copied());
@@ -90,11 +81,8 @@ mod tests {
                 let mut got = Vec::new();
                 g.within(qx, qy, r, |i| got.push(i));
                 got.sort();
-                let mut want: Vec<u32> = pts
-                    .iter()
-                    .filter(|p| (p.1 - qx).powi(2) + (p.2 - qy).powi(2) <= r * r)
-                    .map(|p| p.0)
-                    .collect();
+                let mut want: Vec<u32> =
+                    pts.iter().filter(|p| (p.1 - qx).powi(2) + (p.2 - qy).powi(2) <= r * r).map(|p| p.0).collect();
                 want.sort();
                 assert_eq!(got, want);
             }

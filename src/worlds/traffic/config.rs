@@ -99,11 +99,7 @@ pub struct ControllerConfig {
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        ControllerConfig {
-            sectors: 4,
-            report_every_ticks: 1,
-            av_window_s: 30.0,
-        }
+        ControllerConfig { sectors: 4, report_every_ticks: 1, av_window_s: 30.0 }
     }
 }
 
@@ -119,9 +115,6 @@ pub struct InitConfig {
 
 impl Default for InitConfig {
     fn default() -> Self {
-        InitConfig {
-            perturbation_m: 1.0,
-            speed_mps: None,
-        }
+        InitConfig { perturbation_m: 1.0, speed_mps: None }
     }
 }

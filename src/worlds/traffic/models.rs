@@ -29,16 +29,7 @@ pub struct IdmParams {
 
 impl Default for IdmParams {
     fn default() -> Self {
-        IdmParams {
-            v0: 15.0,
-            time_headway: 1.0,
-            s0: 2.0,
-            a: 0.5,
-            b: 1.5,
-            delta: 4.0,
-            length: 4.5,
-            noise: 0.0,
-        }
+        IdmParams { v0: 15.0, time_headway: 1.0, s0: 2.0, a: 0.5, b: 1.5, delta: 4.0, length: 4.5, noise: 0.0 }
     }
 }
 
@@ -74,11 +65,7 @@ impl IdmParams {
         let (mut lo, mut hi) = (0.0, self.v0);
         for _ in 0..80 {
             let m = 0.5 * (lo + hi);
-            if self.equilibrium_gap(m) < s {
-                lo = m
-            } else {
-                hi = m
-            }
+            if self.equilibrium_gap(m) < s { lo = m } else { hi = m }
         }
         lo
     }
@@ -121,11 +108,7 @@ pub fn follower_stopper(s: f64, v: f64, v_lead: f64, u: f64) -> f64 {
     const X0: [f64; 3] = [4.5, 5.25, 6.0];
     const D: [f64; 3] = [1.5, 1.0, 0.5];
     let dv = (v_lead - v).min(0.0);
-    let x = [
-        X0[0] + dv * dv / (2.0 * D[0]),
-        X0[1] + dv * dv / (2.0 * D[1]),
-        X0[2] + dv * dv / (2.0 * D[2]),
-    ];
+    let x = [X0[0] + dv * dv / (2.0 * D[0]), X0[1] + dv * dv / (2.0 * D[1]), X0[2] + dv * dv / (2.0 * D[2])];
     let w = v_lead.max(0.0).min(u);
     if s <= x[0] {
         0.0
@@ -162,11 +145,7 @@ pub struct NaschParams {
 
 impl Default for NaschParams {
     fn default() -> Self {
-        NaschParams {
-            vmax: 5,
-            p_slow: 0.25,
-            cell_m: 7.5,
-        }
+        NaschParams { vmax: 5, p_slow: 0.25, cell_m: 7.5 }
     }
 }
 
@@ -183,21 +162,10 @@ mod tests {
 
     #[test]
     fn idm_equilibrium_gap_has_zero_acceleration() {
-        let p = IdmParams {
-            v0: 30.0,
-            time_headway: 1.5,
-            s0: 2.0,
-            a: 1.0,
-            b: 1.5,
-            ..Default::default()
-        };
+        let p = IdmParams { v0: 30.0, time_headway: 1.5, s0: 2.0, a: 1.0, b: 1.5, ..Default::default() };
         for v in [0.5, 5.0, 12.0, 20.0, 28.0] {
             let s = p.equilibrium_gap(v);
-            assert!(
-                p.accel(s, v, 0.0).abs() < 1e-9,
-                "v={v} s={s} a={}",
-                p.accel(s, v, 0.0)
-            );
+            assert!(p.accel(s, v, 0.0).abs() < 1e-9, "v={v} s={s} a={}", p.accel(s, v, 0.0));
             assert!((p.equilibrium_speed(s) - v).abs() < 1e-6);
             // Closer than equilibrium brakes, farther accelerates.
             assert!(p.accel(0.9 * s, v, 0.0) < 0.0);

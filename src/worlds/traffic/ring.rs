@@ -9,11 +9,10 @@ use rand::RngExt;
 use serde_json::json;
 
 use super::config::{CarFollowing, Road, TrafficConfig};
-use super::models::{cacc_accel, follower_stopper, nasch_speed, track_speed};
+use super::models::{follower_stopper, nasch_speed, track_speed};
 use crate::sim::{
-    Agent, AgentId, AgentIds, AgentKind, AgentRng, Coordination, CoordinationRes, Crashed,
-    Decision, Dest, EventLog, Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose,
-    SimClock, SimTick,
+    Agent, AgentId, AgentIds, AgentKind, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog,
+    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick,
 };
 
 /// Message kinds of the traffic world.
@@ -54,11 +53,7 @@ impl RingRoad {
     /// World coordinates of an arc position: counter-clockwise from the east.
     pub fn xy(&self, pos: f64) -> (f32, f32, f32) {
         let th = pos / self.length * TAU;
-        (
-            (self.radius * th.cos()) as f32,
-            (self.radius * th.sin()) as f32,
-            (th + std::f64::consts::FRAC_PI_2) as f32,
-        )
+        ((self.radius * th.cos()) as f32, (self.radius * th.sin()) as f32, (th + std::f64::consts::FRAC_PI_2) as f32)
     }
 }
 
@@ -154,17 +149,9 @@ impl Plugin for TrafficPlugin {
             }
         }
         app.add_systems(Startup, spawn);
-        app.add_systems(
-            SimTick,
-            sync_vehicle_count
-                .in_set(Phase::Inject)
-                .after(crate::sim::faults::apply_faults),
-        );
+        app.add_systems(SimTick, sync_vehicle_count.in_set(Phase::Inject).after(crate::sim::faults::apply_faults));
         app.add_systems(SimTick, perceive.in_set(Phase::Perceive));
-        app.add_systems(
-            SimTick,
-            (decide_vehicles, decide_controllers).in_set(Phase::Decide),
-        );
+        app.add_systems(SimTick, (decide_vehicles, decide_controllers).in_set(Phase::Decide));
         app.add_systems(SimTick, act.in_set(Phase::Act));
         app.add_systems(SimTick, resolve.in_set(Phase::Resolve));
         app.add_systems(SimTick, measure.in_set(MeasureSet::World));
@@ -223,16 +210,8 @@ fn spawn(
     let spacing = length_m / f64::from(n.max(1));
     let len = vehicle_length(cfg);
     let (cells, v_init) = match &cfg.model {
-        CarFollowing::Idm(p) => (
-            0,
-            cfg.init
-                .speed_mps
-                .unwrap_or_else(|| p.equilibrium_speed(spacing - p.length)),
-        ),
-        CarFollowing::Nasch(p) => (
-            (length_m / p.cell_m).round() as u32,
-            cfg.init.speed_mps.unwrap_or(0.0),
-        ),
+        CarFollowing::Idm(p) => (0, cfg.init.speed_mps.unwrap_or_else(|| p.equilibrium_speed(spacing - p.length))),
+        CarFollowing::Nasch(p) => ((length_m / p.cell_m).round() as u32, cfg.init.speed_mps.unwrap_or(0.0)),
     };
     ring.cells = cells;
     ring.order.clear();
@@ -244,24 +223,18 @@ fn spawn(
             pos -= cfg.init.perturbation_m;
         }
         pos = pos.rem_euclid(length_m);
-        let mut e = commands.spawn(vehicle_bundle(
-            id, pos, v_init, i, automated, &ring, clock.tick, clock.seed,
-        ));
+        let mut e = commands.spawn(vehicle_bundle(id, pos, v_init, i, automated, &ring, clock.tick, clock.seed));
         if let CarFollowing::Nasch(p) = &cfg.model {
-            let cell =
-                ((f64::from(i) * f64::from(cells) / f64::from(n)).floor() as u32) % cells.max(1);
+            let cell = ((f64::from(i) * f64::from(cells) / f64::from(n)).floor() as u32) % cells.max(1);
             let v = (v_init / p.cell_m * clock.dt).round() as u32;
-            e.insert(Cell {
-                cell,
-                v: v.min(p.vmax),
-            });
+            e.insert(Cell { cell, v: v.min(p.vmax) });
         }
         let _ = len;
         ring.order.push(e.id());
     }
     // Controllers: the central one at the centre, sector ones beside the road.
     let central = ids.alloc();
-    commands.spawn(controller_bundle(central, None, 0.0, 0.0, 0));
+    commands.spawn(controller_bundle(central, None, 0.0, 0.0, cfg.controller.sectors));
     ctl.central = Some(central);
     ctl.sectors.clear();
     let k = cfg.controller.sectors;
@@ -269,13 +242,7 @@ fn spawn(
         let id = ids.alloc();
         let th = (f64::from(s) + 0.5) / f64::from(k) * TAU;
         let r = ring.radius + 8.0;
-        commands.spawn(controller_bundle(
-            id,
-            Some(s),
-            (r * th.cos()) as f32,
-            (r * th.sin()) as f32,
-            k,
-        ));
+        commands.spawn(controller_bundle(id, Some(s), (r * th.cos()) as f32, (r * th.sin()) as f32, k));
         ctl.sectors.push(id);
     }
 }
@@ -292,78 +259,35 @@ fn vehicle_bundle(
 ) -> impl Bundle {
     let (x, y, heading) = ring.xy(pos);
     (
-        Agent {
-            id,
-            kind: AgentKind::Vehicle,
-        },
-        Pose {
-            x,
-            y,
-            heading,
-            speed: v as f32,
-        },
+        Agent { id, kind: AgentKind::Vehicle },
+        Pose { x, y, heading, speed: v as f32 },
         Perception::default(),
         Decision::default(),
         Inbox::default(),
         Outbox::default(),
         AgentRng::new(seed, "vehicle", u64::from(id.0)),
-        Vehicle {
-            pos,
-            speed: v,
-            accel: 0.0,
-            slot,
-            automated,
-            u_avg: v,
-        },
+        Vehicle { pos, speed: v, accel: 0.0, slot, automated, u_avg: v },
         Link {
             leader_msg_tick: tick,
             leader_speed: v,
             leader_accel: 0.0,
             advice_tick: tick,
             advice: v,
-            mode: if automated {
-                Mode::Automated
-            } else {
-                Mode::Human
-            },
-            prev_mode: if automated {
-                Mode::Automated
-            } else {
-                Mode::Human
-            },
+            mode: if automated { Mode::Automated } else { Mode::Human },
+            prev_mode: if automated { Mode::Automated } else { Mode::Human },
         },
     )
 }
 
-fn controller_bundle(
-    id: AgentId,
-    sector: Option<u32>,
-    x: f32,
-    y: f32,
-    sectors: u32,
-) -> impl Bundle {
+fn controller_bundle(id: AgentId, sector: Option<u32>, x: f32, y: f32, sectors: u32) -> impl Bundle {
     (
-        Agent {
-            id,
-            kind: AgentKind::Controller,
-        },
-        Pose {
-            x,
-            y,
-            heading: 0.0,
-            speed: 0.0,
-        },
+        Agent { id, kind: AgentKind::Controller },
+        Pose { x, y, heading: 0.0, speed: 0.0 },
         Perception::default(),
         Decision::default(),
         Inbox::default(),
         Outbox::default(),
-        ControllerState {
-            sector,
-            reports: Vec::new(),
-            summaries: vec![None; sectors as usize],
-            target: None,
-            u: 0.0,
-        },
+        ControllerState { sector, reports: Vec::new(), summaries: vec![None; sectors as usize], target: None, u: 0.0 },
     )
 }
 
@@ -380,10 +304,8 @@ fn sync_vehicle_count(world: &mut World) {
     let seed = world.resource::<SimClock>().seed;
     let dt = world.resource::<SimClock>().dt;
     let mut q = world.query::<(Entity, &Agent, &Vehicle, Option<&Cell>)>();
-    let mut cars: Vec<(Entity, AgentId, f64, f64, Option<Cell>)> = q
-        .iter(world)
-        .map(|(e, a, v, c)| (e, a.id, v.pos, v.speed, c.copied()))
-        .collect();
+    let mut cars: Vec<(Entity, AgentId, f64, f64, Option<Cell>)> =
+        q.iter(world).map(|(e, a, v, c)| (e, a.id, v.pos, v.speed, c.copied())).collect();
     let ring = world.resource::<RingRoad>().clone();
     let len = vehicle_length(&cfg);
     let mut log = Vec::new();
@@ -400,11 +322,7 @@ fn sync_vehicle_count(world: &mut World) {
             let n = cars.len();
             let (mut best, mut best_gap) = (0usize, -1.0);
             for i in 0..n {
-                let next = if i + 1 < n {
-                    cars[i + 1].2
-                } else {
-                    cars[0].2 + ring.length
-                };
+                let next = if i + 1 < n { cars[i + 1].2 } else { cars[0].2 + ring.length };
                 let gap = next - cars[i].2;
                 if gap > best_gap {
                     best_gap = gap;
@@ -417,10 +335,7 @@ fn sync_vehicle_count(world: &mut World) {
             let (pos, speed) = if n == 0 {
                 (0.0, 0.0)
             } else {
-                (
-                    (cars[best].2 + best_gap / 2.0).rem_euclid(ring.length),
-                    cars[best].3,
-                )
+                ((cars[best].2 + best_gap / 2.0).rem_euclid(ring.length), cars[best].3)
             };
             let id = world.resource_mut::<AgentIds>().alloc();
             let mut e = world.spawn(vehicle_bundle(id, pos, speed, 0, false, &ring, tick, seed));
@@ -451,11 +366,7 @@ fn sync_vehicle_count(world: &mut World) {
         tick,
         "vehicles_changed",
         None,
-        [
-            ("from", json!(have)),
-            ("to", json!(now)),
-            ("agents", json!(log)),
-        ],
+        [("from", json!(have)), ("to", json!(now)), ("agents", json!(log))],
     );
 }
 
@@ -472,13 +383,8 @@ fn perceive(
     ring.snap.resize(n, Snap::default());
     let len = vehicle_length(&params.0);
     for (a, v, c) in all.iter() {
-        ring.snap[v.slot as usize] = Snap {
-            pos: v.pos,
-            speed: v.speed,
-            cell: c.map_or(0, |c| c.cell),
-            id: a.id.0,
-            length: len,
-        };
+        ring.snap[v.slot as usize] =
+            Snap { pos: v.pos, speed: v.speed, cell: c.map_or(0, |c| c.cell), id: a.id.0, length: len };
     }
     let snap = &ring.snap;
     let (l, cells) = (ring.length, ring.cells);
@@ -493,11 +399,7 @@ fn perceive(
         let gap = match c {
             Some(c) => {
                 let g = (lead.cell + cells - c.cell - 1) % cells;
-                if n == 1 {
-                    f64::from(cells - 1) * cell_m
-                } else {
-                    f64::from(g) * cell_m
-                }
+                if n == 1 { f64::from(cells - 1) * cell_m } else { f64::from(g) * cell_m }
             }
             None => {
                 if n == 1 {
@@ -552,172 +454,148 @@ fn decide_vehicles(
     let sectors = ctl.sectors.len() as u32;
     let length = ring.length;
     let av_alpha = (dt / cfg.controller.av_window_s.max(dt)).min(1.0);
-    q.par_iter_mut().for_each(
-        |(agent, mut v, p, inbox, mut link, mut dec, mut out, mut rng, cell)| {
-            // What arrived.
-            for m in &inbox.0 {
-                match m.kind {
-                    MSG_V2V if Some(m.from) == p.target => {
-                        if m.sent >= link.leader_msg_tick || link.leader_msg_tick == 0 {
-                            link.leader_msg_tick = m.sent;
-                            link.leader_speed = f64::from(m.payload[0]);
-                            link.leader_accel = f64::from(m.payload[1]);
-                        }
+    q.par_iter_mut().for_each(|(agent, mut v, p, inbox, mut link, mut dec, mut out, mut rng, cell)| {
+        // What arrived. V2V beacons from the vehicles around give a consensus speed.
+        let (mut heard, mut heard_sum) = (0u32, 0.0f64);
+        for m in &inbox.0 {
+            match m.kind {
+                MSG_V2V => {
+                    heard += 1;
+                    heard_sum += f64::from(m.payload[0]);
+                    if Some(m.from) == p.target && m.sent >= link.leader_msg_tick {
+                        link.leader_msg_tick = m.sent;
+                        link.leader_speed = f64::from(m.payload[0]);
+                        link.leader_accel = f64::from(m.payload[1]);
                     }
-                    MSG_ADVICE if m.payload[2] as u64 >= link.advice_tick.saturating_sub(0) => {
-                        link.advice_tick = m.payload[2] as u64;
-                        link.advice = f64::from(m.payload[0]);
+                }
+                MSG_ADVICE if m.payload[2] as u64 >= link.advice_tick => {
+                    link.advice_tick = m.payload[2] as u64;
+                    link.advice = f64::from(m.payload[0]);
+                }
+                _ => {}
+            }
+        }
+        let fresh_v2v = p.target.is_some() && now.saturating_sub(link.leader_msg_tick) <= timeout;
+        let fresh_advice = now.saturating_sub(link.advice_tick) <= timeout;
+        link.prev_mode = link.mode;
+        let (mode, reason) = if v.automated {
+            (Mode::Automated, "wave_damping_controller")
+        } else {
+            match coord {
+                Coordination::None => (Mode::Human, "sensor_only"),
+                Coordination::Decentralized => {
+                    if p.target.is_none() {
+                        (Mode::Human, "free_road")
+                    } else if fresh_v2v {
+                        (Mode::Cooperative, "v2v_fresh")
+                    } else {
+                        (Mode::Fallback, "fallback_no_v2v")
                     }
-                    _ => {}
+                }
+                Coordination::Centralized | Coordination::Hierarchical => {
+                    if fresh_advice {
+                        (Mode::Advised, "advice_fresh")
+                    } else {
+                        (Mode::Fallback, "fallback_no_advice")
+                    }
                 }
             }
-            let fresh_v2v =
-                p.target.is_some() && now.saturating_sub(link.leader_msg_tick) <= timeout;
-            let fresh_advice = now.saturating_sub(link.advice_tick) <= timeout;
-            link.prev_mode = link.mode;
-            let (mode, reason) = if v.automated {
-                (Mode::Automated, "wave_damping_controller")
-            } else {
-                match coord {
-                    Coordination::None => (Mode::Human, "sensor_only"),
-                    Coordination::Decentralized => {
-                        if p.target.is_none() {
-                            (Mode::Human, "free_road")
-                        } else if fresh_v2v {
-                            (Mode::Cooperative, "v2v_fresh")
+        };
+        link.mode = mode;
+        let gap = f64::from(p.distance_m);
+        let v_lead = if p.target.is_some() { f64::from(p.target_speed_mps) } else { v.speed.max(30.0) };
+        match (&cfg.model, cell) {
+            (CarFollowing::Idm(ip), _) => {
+                let dv = v.speed - v_lead;
+                let a = match mode {
+                    Mode::Human => {
+                        let noise = if ip.noise > 0.0 {
+                            ip.noise * 3f64.sqrt() * (2.0 * rng.0.random::<f64>() - 1.0)
                         } else {
-                            (Mode::Fallback, "fallback_no_v2v")
-                        }
+                            0.0
+                        };
+                        ip.accel(gap, v.speed, dv) + noise
                     }
-                    Coordination::Centralized | Coordination::Hierarchical => {
-                        if fresh_advice {
-                            (Mode::Advised, "advice_fresh")
-                        } else {
-                            (Mode::Fallback, "fallback_no_advice")
-                        }
+                    Mode::Cooperative => {
+                        // Speed harmonisation: follow the consensus of the beacons
+                        // heard (own speed included) with the FollowerStopper, which
+                        // keeps the short cooperative gap and damps waves.
+                        let consensus = ((heard_sum + v.speed) / f64::from(heard + 1)).min(ip.v0);
+                        link.advice = consensus;
+                        let cmd = follower_stopper(gap, v.speed, v_lead, consensus);
+                        track_speed(ip, cmd, gap, v.speed, v_lead)
                     }
-                }
-            };
-            link.mode = mode;
-            let gap = f64::from(p.distance_m);
-            let v_lead = if p.target.is_some() {
-                f64::from(p.target_speed_mps)
-            } else {
-                v.speed.max(30.0)
-            };
-            match (&cfg.model, cell) {
-                (CarFollowing::Idm(ip), _) => {
-                    let dv = v.speed - v_lead;
-                    let a = match mode {
-                        Mode::Human => {
-                            let noise = if ip.noise > 0.0 {
-                                ip.noise * 3f64.sqrt() * (2.0 * rng.0.random::<f64>() - 1.0)
-                            } else {
-                                0.0
-                            };
-                            ip.accel(gap, v.speed, dv) + noise
-                        }
-                        Mode::Cooperative => cacc_accel(
-                            ip,
-                            gap,
-                            v.speed,
-                            v_lead,
-                            link.leader_accel,
-                            d.coop_headway_s,
-                        )
-                        .min(ip.accel_with(gap, v.speed, dv, 0.3).max(-9.0)),
-                        Mode::Fallback => ip.accel_with(gap, v.speed, dv, d.fallback_headway_s),
-                        Mode::Advised => track_speed(ip, link.advice, gap, v.speed, v_lead),
-                        Mode::Automated => {
-                            v.u_avg += av_alpha * (v.speed - v.u_avg);
-                            let cmd = follower_stopper(gap, v.speed, v_lead, v.u_avg.min(ip.v0));
+                    Mode::Fallback => ip.accel_with(gap, v.speed, dv, d.fallback_headway_s),
+                    Mode::Advised => {
+                            let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
                             track_speed(ip, cmd, gap, v.speed, v_lead)
                         }
-                    };
-                    v.accel = a;
-                    *dec = Decision {
-                        tick: now,
-                        action: action_name(mode),
-                        reason,
-                        value: a as f32,
-                    };
-                }
-                (CarFollowing::Nasch(np), Some(mut c)) => {
-                    let gap_cells = (gap / np.cell_m).round() as u32;
-                    let (vmax, p_slow, gap_eff) = match mode {
-                        Mode::Human => (np.vmax, np.p_slow, gap_cells),
-                        Mode::Cooperative => (np.vmax, d.coop_p_slow, gap_cells),
-                        Mode::Advised => (
-                            (link.advice.round() as u32).clamp(1, np.vmax),
-                            d.coop_p_slow,
-                            gap_cells,
-                        ),
-                        Mode::Fallback => (
-                            np.vmax,
-                            np.p_slow,
-                            gap_cells.saturating_sub(d.fallback_gap_cells),
-                        ),
-                        Mode::Automated => (np.vmax, 0.0, gap_cells),
-                    };
-                    let dawdle = p_slow > 0.0 && rng.0.random_bool(p_slow);
-                    let nv = nasch_speed(c.v, gap_eff, vmax, dawdle);
-                    c.v = nv;
-                    *dec = Decision {
-                        tick: now,
-                        action: action_name(mode),
-                        reason: if dawdle { "random_slowdown" } else { reason },
-                        value: nv as f32,
-                    };
-                }
-                (CarFollowing::Nasch(_), None) => {}
-            }
-            // Messages.
-            let speed_now = match &cfg.model {
-                CarFollowing::Nasch(np) => f64::from(dec.value) * np.cell_m / dt,
-                CarFollowing::Idm(_) => v.speed,
-            };
-            if coord == Coordination::Decentralized && beacon {
-                out.send(
-                    agent.id,
-                    Dest::Near(d.v2v_range_m as f32),
-                    MSG_V2V,
-                    200,
-                    now,
-                    [speed_now as f32, v.accel as f32, v.pos as f32, 0.0],
-                );
-            }
-            if report
-                && matches!(
-                    coord,
-                    Coordination::Centralized | Coordination::Hierarchical
-                )
-                && !v.automated
-            {
-                let to = if coord == Coordination::Hierarchical && sectors > 0 {
-                    let k = ((v.pos / length * f64::from(sectors)) as u32).min(sectors - 1);
-                    ctl.sectors[k as usize]
-                } else {
-                    match ctl.central {
-                        Some(c) => c,
-                        None => return,
+                    Mode::Automated => {
+                        v.u_avg += av_alpha * (v.speed - v.u_avg);
+                        let cmd = follower_stopper(gap, v.speed, v_lead, v.u_avg.min(ip.v0));
+                        track_speed(ip, cmd, gap, v.speed, v_lead)
                     }
                 };
-                let lead_speed = if p.target.is_some() {
-                    p.target_speed_mps
-                } else {
-                    -1.0
-                };
-                out.send(
-                    agent.id,
-                    Dest::To(to),
-                    MSG_REPORT,
-                    100,
-                    now,
-                    [v.pos as f32, v.speed as f32, p.distance_m, lead_speed],
-                );
+                v.accel = a;
+                *dec = Decision { tick: now, action: action_name(mode), reason, value: a as f32 };
             }
-        },
-    );
+            (CarFollowing::Nasch(np), Some(mut c)) => {
+                let gap_cells = (gap / np.cell_m).round() as u32;
+                let (vmax, p_slow, gap_eff) = match mode {
+                    Mode::Human => (np.vmax, np.p_slow, gap_cells),
+                    Mode::Cooperative => (np.vmax, d.coop_p_slow, gap_cells),
+                    Mode::Advised => ((link.advice.round() as u32).clamp(1, np.vmax), d.coop_p_slow, gap_cells),
+                    Mode::Fallback => (np.vmax, np.p_slow, gap_cells.saturating_sub(d.fallback_gap_cells)),
+                    Mode::Automated => (np.vmax, 0.0, gap_cells),
+                };
+                let dawdle = p_slow > 0.0 && rng.0.random_bool(p_slow);
+                let nv = nasch_speed(c.v, gap_eff, vmax, dawdle);
+                c.v = nv;
+                *dec = Decision {
+                    tick: now,
+                    action: action_name(mode),
+                    reason: if dawdle { "random_slowdown" } else { reason },
+                    value: nv as f32,
+                };
+            }
+            (CarFollowing::Nasch(_), None) => {}
+        }
+        // Messages.
+        let speed_now = match &cfg.model {
+            CarFollowing::Nasch(np) => f64::from(dec.value) * np.cell_m / dt,
+            CarFollowing::Idm(_) => v.speed,
+        };
+        if coord == Coordination::Decentralized && beacon {
+            out.send(
+                agent.id,
+                Dest::Near(d.v2v_range_m as f32),
+                MSG_V2V,
+                200,
+                now,
+                [speed_now as f32, v.accel as f32, v.pos as f32, 0.0],
+            );
+        }
+        if report && matches!(coord, Coordination::Centralized | Coordination::Hierarchical) && !v.automated {
+            let to = if coord == Coordination::Hierarchical && sectors > 0 {
+                let k = ((v.pos / length * f64::from(sectors)) as u32).min(sectors - 1);
+                ctl.sectors[k as usize]
+            } else {
+                match ctl.central {
+                    Some(c) => c,
+                    None => return,
+                }
+            };
+            let lead_speed = if p.target.is_some() { p.target_speed_mps } else { -1.0 };
+            out.send(
+                agent.id,
+                Dest::To(to),
+                MSG_REPORT,
+                100,
+                now,
+                [v.pos as f32, v.speed as f32, p.distance_m, lead_speed],
+            );
+        }
+    });
 }
 
 fn action_name(m: Mode) -> &'static str {
@@ -737,22 +615,10 @@ fn decide_controllers(
     coord: Res<CoordinationRes>,
     ring: Res<RingRoad>,
     ctl: Res<Controllers>,
-    mut q: Query<
-        (
-            &Agent,
-            &Inbox,
-            &mut ControllerState,
-            &mut Outbox,
-            &mut Decision,
-        ),
-        Without<Crashed>,
-    >,
+    mut q: Query<(&Agent, &Inbox, &mut ControllerState, &mut Outbox, &mut Decision), Without<Crashed>>,
 ) {
     let coord = coord.0;
-    if !matches!(
-        coord,
-        Coordination::Centralized | Coordination::Hierarchical
-    ) {
+    if !matches!(coord, Coordination::Centralized | Coordination::Hierarchical) {
         return;
     }
     let cfg = &params.0;
@@ -788,13 +654,21 @@ fn decide_controllers(
             }
         }
         let is_central = st.sector.is_none();
-        let serves_vehicles = (coord == Coordination::Centralized && is_central)
-            || (coord == Coordination::Hierarchical && !is_central);
-        // Known vehicles: reported within memory.
+        let serves_vehicles =
+            (coord == Coordination::Centralized && is_central) || (coord == Coordination::Hierarchical && !is_central);
+        // Known vehicles: reported within memory and, for a sector, last seen inside it.
+        let sector_len = ring.length / sectors;
+        let my_sector = st.sector;
+        let inside = |pos: f32| match my_sector {
+            Some(k) => ((f64::from(pos) / sector_len) as u32).min(sectors as u32 - 1) == k,
+            None => true,
+        };
+        // Vehicles move between sectors, so a sector only counts recent reports.
+        let window = if my_sector.is_some() { timeout } else { memory };
         let known = st
             .reports
             .iter()
-            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= memory))
+            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= window && inside(r.1[0])))
             .count();
         let target_from_count = |count: f64, road: f64| -> f64 {
             if count <= 0.0 {
@@ -815,31 +689,17 @@ fn decide_controllers(
             let fresh: Vec<(f32, f32)> = st
                 .summaries
                 .iter()
-                .filter_map(|s| {
-                    s.filter(|s| now.saturating_sub(s.0) <= memory)
-                        .map(|s| (s.1, s.2))
-                })
+                .filter_map(|s| s.filter(|s| now.saturating_sub(s.0) <= memory).map(|s| (s.1, s.2)))
                 .collect();
             let count: f64 = fresh.iter().map(|s| f64::from(s.0)).sum();
             let road: f64 = fresh.iter().map(|s| f64::from(s.1)).sum();
             if count > 0.0 {
                 st.u = target_from_count(count, road);
                 for &s in &ctl.sectors {
-                    out.send(
-                        agent.id,
-                        Dest::To(s),
-                        MSG_TARGET,
-                        48,
-                        now,
-                        [st.u as f32, 0.0, 0.0, 0.0],
-                    );
+                    out.send(agent.id, Dest::To(s), MSG_TARGET, 48, now, [st.u as f32, 0.0, 0.0, 0.0]);
                 }
-                *dec = Decision {
-                    tick: now,
-                    action: "set_target_speed",
-                    reason: "sector_summaries",
-                    value: st.u as f32,
-                };
+                *dec =
+                    Decision { tick: now, action: "set_target_speed", reason: "sector_summaries", value: st.u as f32 };
             }
             continue;
         }
@@ -847,16 +707,8 @@ fn decide_controllers(
             continue;
         }
         if let Some(k) = st.sector {
-            let sector_len = ring.length / sectors;
             if let Some(c) = ctl.central {
-                out.send(
-                    agent.id,
-                    Dest::To(c),
-                    MSG_SECTOR,
-                    48,
-                    now,
-                    [k as f32, known as f32, sector_len as f32, 0.0],
-                );
+                out.send(agent.id, Dest::To(c), MSG_SECTOR, 48, now, [k as f32, known as f32, sector_len as f32, 0.0]);
             }
             let local = target_from_count(known as f64, sector_len);
             st.u = match st.target {
@@ -866,44 +718,16 @@ fn decide_controllers(
         } else {
             st.u = target_from_count(known as f64, ring.length);
         }
+        // Speed advice: one broadcast of the target speed to the vehicles this controller
+        // reaches; each vehicle damps waves with its own sensors around that target.
         let u = st.u;
-        let mut advised = 0;
-        for (i, r) in st.reports.iter().enumerate() {
-            let Some((sent, [_pos, speed, gap, lead])) = *r else {
-                continue;
-            };
-            if now.saturating_sub(sent) > timeout {
-                continue;
-            }
-            let cmd = match nasch {
-                Some(_) => u,
-                None => {
-                    let lead = if lead < 0.0 {
-                        f64::from(speed).max(u)
-                    } else {
-                        f64::from(lead)
-                    };
-                    follower_stopper(f64::from(gap), f64::from(speed), lead, u)
-                }
-            };
-            out.send(
-                agent.id,
-                Dest::To(AgentId(i as u32)),
-                MSG_ADVICE,
-                48,
-                now,
-                [cmd as f32, u as f32, sent as f32, 0.0],
-            );
-            advised += 1;
+        if known > 0 {
+            out.send(agent.id, Dest::Kind(AgentKind::Vehicle), MSG_ADVICE, 48, now, [u as f32, known as f32, now as f32, 0.0]);
         }
         *dec = Decision {
             tick: now,
             action: "advise_vehicles",
-            reason: if advised > 0 {
-                "fresh_reports"
-            } else {
-                "no_reports"
-            },
+            reason: if known > 0 { "fresh_reports" } else { "no_reports" },
             value: u as f32,
         };
     }
@@ -921,45 +745,39 @@ fn act(
     let cells = ring.cells;
     let model = params.0.model.clone();
     let ring = &*ring;
-    q.par_iter_mut()
-        .for_each(|(mut v, mut pose, cell, crashed)| {
-            match (&model, cell) {
-                (CarFollowing::Idm(p), _) => {
-                    if crashed {
-                        v.accel = -p.b;
-                    }
-                    let a = v.accel;
-                    let nv = v.speed + a * dt;
-                    if nv < 0.0 {
-                        // Ballistic update stopping within the tick (Treiber & Kanagaraj 2015).
-                        if a < 0.0 {
-                            v.pos += -v.speed * v.speed / (2.0 * a);
-                        }
-                        v.speed = 0.0;
-                    } else {
-                        v.pos += v.speed * dt + 0.5 * a * dt * dt;
-                        v.speed = nv;
-                    }
-                    v.pos = v.pos.rem_euclid(l);
+    q.par_iter_mut().for_each(|(mut v, mut pose, cell, crashed)| {
+        match (&model, cell) {
+            (CarFollowing::Idm(p), _) => {
+                if crashed {
+                    v.accel = -p.b;
                 }
-                (CarFollowing::Nasch(p), Some(mut c)) => {
-                    if crashed {
-                        c.v = c.v.saturating_sub(1);
+                let a = v.accel;
+                let nv = v.speed + a * dt;
+                if nv < 0.0 {
+                    // Ballistic update stopping within the tick (Treiber & Kanagaraj 2015).
+                    if a < 0.0 {
+                        v.pos += -v.speed * v.speed / (2.0 * a);
                     }
-                    c.cell = (c.cell + c.v) % cells.max(1);
-                    v.pos = f64::from(c.cell) * p.cell_m;
-                    v.speed = f64::from(c.v) * p.cell_m / dt;
+                    v.speed = 0.0;
+                } else {
+                    v.pos += v.speed * dt + 0.5 * a * dt * dt;
+                    v.speed = nv;
                 }
-                (CarFollowing::Nasch(_), None) => {}
+                v.pos = v.pos.rem_euclid(l);
             }
-            let (x, y, h) = ring.xy(v.pos);
-            *pose = Pose {
-                x,
-                y,
-                heading: h,
-                speed: v.speed as f32,
-            };
-        });
+            (CarFollowing::Nasch(p), Some(mut c)) => {
+                if crashed {
+                    c.v = c.v.saturating_sub(1);
+                }
+                c.cell = (c.cell + c.v) % cells.max(1);
+                v.pos = f64::from(c.cell) * p.cell_m;
+                v.speed = f64::from(c.v) * p.cell_m / dt;
+            }
+            (CarFollowing::Nasch(_), None) => {}
+        }
+        let (x, y, h) = ring.xy(v.pos);
+        *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
+    });
 }
 
 #[derive(Resource, Default)]
@@ -1001,12 +819,7 @@ fn resolve(
                 v.pos = (lead.pos - p.length - 0.01).rem_euclid(ring.length);
                 v.speed = v.speed.min(lead.speed);
                 let (x, y, h) = ring.xy(v.pos);
-                *pose = Pose {
-                    x,
-                    y,
-                    heading: h,
-                    speed: v.speed as f32,
-                };
+                *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
                 ring.snap[k].pos = v.pos;
                 ring.snap[k].speed = v.speed;
             }
@@ -1030,8 +843,7 @@ fn measure(
 ) {
     let cfg = &params.0;
     let jam_speed = cfg.driving.jam_speed_mps;
-    let (mut n, mut sum, mut sum2, mut jammed, mut min_gap) =
-        (0u64, 0.0f64, 0.0f64, 0u64, f64::INFINITY);
+    let (mut n, mut sum, mut sum2, mut jammed, mut min_gap) = (0u64, 0.0f64, 0.0f64, 0u64, f64::INFINITY);
     let (mut coop, mut adv, mut fb, mut av, mut crashed) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let now = clock.tick;
     let mut first_jammed: Option<(u32, f64)> = None;
@@ -1059,45 +871,25 @@ fn measure(
             Mode::Automated => av += 1,
             Mode::Human => {}
         }
-        if link.mode != link.prev_mode
-            && (link.mode == Mode::Fallback || link.prev_mode == Mode::Fallback)
-        {
-            let kind = if link.mode == Mode::Fallback {
-                "failsafe_engaged"
-            } else {
-                "failsafe_released"
-            };
+        if link.mode != link.prev_mode && (link.mode == Mode::Fallback || link.prev_mode == Mode::Fallback) {
+            let kind = if link.mode == Mode::Fallback { "failsafe_engaged" } else { "failsafe_released" };
             log.push(
                 now,
                 kind,
                 Some(a.id.0),
-                [
-                    ("mode", json!(action_name(link.mode))),
-                    ("previous", json!(action_name(link.prev_mode))),
-                ],
+                [("mode", json!(action_name(link.mode))), ("previous", json!(action_name(link.prev_mode)))],
             );
         }
     }
     let mean = if n > 0 { sum / n as f64 } else { 0.0 };
-    let var = if n > 0 {
-        (sum2 / n as f64 - mean * mean).max(0.0)
-    } else {
-        0.0
-    };
+    let var = if n > 0 { (sum2 / n as f64 - mean * mean).max(0.0) } else { 0.0 };
     let density = n as f64 / (ring.length / 1000.0);
     metrics.set("mean_speed_mps", mean);
     metrics.set("speed_std_mps", var.sqrt());
     metrics.set("density_veh_per_km", density);
     metrics.set("flow_veh_per_h", density * mean * 3.6);
     metrics.set("jammed", jammed as f64);
-    metrics.set(
-        "min_gap_m",
-        if min_gap.is_finite() {
-            min_gap
-        } else {
-            ring.length
-        },
-    );
+    metrics.set("min_gap_m", if min_gap.is_finite() { min_gap } else { ring.length });
     metrics.set("vehicles_cooperative", coop as f64);
     metrics.set("vehicles_advised", adv as f64);
     metrics.set("vehicles_fallback", fb as f64);
@@ -1116,22 +908,14 @@ fn measure(
                 now,
                 "jam_start",
                 Some(id),
-                [
-                    ("jammed", json!(jammed)),
-                    ("position_m", json!((pos * 10.0).round() / 10.0)),
-                ],
+                [("jammed", json!(jammed)), ("position_m", json!((pos * 10.0).round() / 10.0))],
             );
         }
     } else if jam.active {
         jam.clear_ticks += 1;
         if jam.clear_ticks >= clear_after {
             jam.active = false;
-            log.push(
-                now,
-                "jam_end",
-                None,
-                [("lasted_ticks", json!(now - jam.started))],
-            );
+            log.push(now, "jam_end", None, [("lasted_ticks", json!(now - jam.started))]);
         }
     }
 }
