@@ -269,7 +269,6 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
     let d = &t.driving;
     v.positive("world.driving.sensor_range_m", d.sensor_range_m);
     v.positive("world.driving.v2v_range_m", d.v2v_range_m);
-    v.positive("world.driving.coop_headway_s", d.coop_headway_s);
     v.positive("world.driving.fallback_headway_s", d.fallback_headway_s);
     v.at_least("world.driving.message_timeout_ticks", d.message_timeout_ticks, 1);
     v.non_negative("world.driving.jam_speed_mps", d.jam_speed_mps);

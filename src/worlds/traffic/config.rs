@@ -53,8 +53,6 @@ pub struct Driving {
     pub sensor_range_m: f64,
     /// Radius of V2V beacons, m.
     pub v2v_range_m: f64,
-    /// Time headway of cooperative (CACC) following, s.
-    pub coop_headway_s: f64,
     /// Time headway of the sensor-only fail-safe, s.
     pub fallback_headway_s: f64,
     /// Ticks without messages after which a vehicle falls back to sensor-only driving.
@@ -74,7 +72,6 @@ impl Default for Driving {
         Driving {
             sensor_range_m: 150.0,
             v2v_range_m: 50.0,
-            coop_headway_s: 0.8,
             fallback_headway_s: 2.0,
             message_timeout_ticks: 10,
             jam_speed_mps: 2.0,

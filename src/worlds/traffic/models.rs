@@ -1,6 +1,5 @@
 //! Car-following models as pure functions: the Intelligent Driver Model (Treiber, Hennecke
-//! & Helbing 2000), cooperative adaptive cruise control (van Arem, van Driel & Visser
-//! 2006), the FollowerStopper wave-damping controller (Stern et al. 2018) and the
+//! & Helbing 2000), the FollowerStopper wave-damping controller (Stern et al. 2018) and the
 //! Nagel–Schreckenberg cellular automaton (Nagel & Schreckenberg 1992).
 
 use serde::{Deserialize, Serialize};
@@ -83,23 +82,6 @@ impl IdmParams {
         let fv = (f(s, 0.0, v + h) - f(s, 0.0, v - h)) / (2.0 * h);
         fv * fv / 2.0 - fr * fv - fs
     }
-}
-
-/// CACC acceleration (van Arem et al. 2006): a = k_a·a_l + k_v·(v_l − v) + k_d·(s − s0 − T·v),
-/// limited to the vehicle's capability and never faster than v0.
-pub fn cacc_accel(p: &IdmParams, s: f64, v: f64, v_lead: f64, a_lead: f64, t: f64) -> f64 {
-    const KA: f64 = 1.0;
-    const KV: f64 = 0.58;
-    const KD: f64 = 0.1;
-    let mut a = KA * a_lead + KV * (v_lead - v) + KD * (s - p.s0 - t * v);
-    a = a.clamp(-4.0 * p.b, 4.0 * p.a);
-    if v >= p.v0 {
-        a = a.min(0.0);
-    }
-    if s < p.s0 {
-        a = a.min(-2.0 * p.b);
-    }
-    a
 }
 
 /// FollowerStopper commanded speed (Stern et al. 2018): gap `s`, own speed `v`, leader
