@@ -21,6 +21,9 @@ struct Cli {
 enum Command {
     /// Run a scenario headless and write metrics.csv, summary.json, events.jsonl (and agents.csv with --trace).
     Run(RunArgs),
+    /// Run a scenario over a grid of parameter values and seeds; writes each run's outputs
+    /// under OUT/runs/ and one row per run to OUT/sweep.csv.
+    Sweep(SweepArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files (.ron).
@@ -59,6 +62,36 @@ struct RunArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args, Debug)]
+struct SweepArgs {
+    /// Scenario file (.ron).
+    file: PathBuf,
+    /// Seeds: a range `1..10` (end exclusive), a list `1,2,5`, or one seed.
+    #[arg(long, default_value = "0..1")]
+    seeds: String,
+    /// A parameter to vary: --vary channel.loss=0,0.1,0.2 (repeatable; runs the full grid).
+    #[arg(long = "vary", value_name = "PATH=V1,V2,...")]
+    varies: Vec<String>,
+    /// Fixed overrides applied to every run: --set coordination=Decentralized.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// Run this many ticks instead of the scenario's `ticks`.
+    #[arg(long)]
+    ticks: Option<u64>,
+    /// Output folder [default: out/<scenario name>-sweep].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overwrite results already in the output folder.
+    #[arg(long)]
+    force: bool,
+    /// Runs in parallel (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// No progress bar or closing line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 /// Failure with its exit code: 2 for bad input, 1 for anything else.
 enum Failure {
     BadInput(String),
@@ -70,6 +103,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Run(a)) => run(a),
         Some(Command::Validate { files }) => validate(&files),
+        Some(Command::Sweep(a)) => sweep(a),
         None => open_app(),
     };
     match result {
@@ -90,6 +124,18 @@ fn open_app() -> Result<(), Failure> {
     let _ = Cli::command().print_help();
     println!();
     Ok(())
+}
+
+/// A progress bar on stderr, only when stderr is a terminal.
+fn progress_bar(wanted: bool, len: u64, unit: &str) -> Option<ProgressBar> {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    let template =
+        format!("{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})");
+    b.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    Some(b)
 }
 
 fn validate(files: &[PathBuf]) -> Result<(), Failure> {
@@ -144,54 +190,20 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         output::OutDirError::HasResults(..) => Failure::BadInput(e.to_string()),
         output::OutDirError::Io(..) => Failure::Other(e.to_string()),
     })?;
-    let io = |e: std::io::Error| Failure::Other(format!("{}: {e}", dir.display()));
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut app = runner::headless_app(&scn, Some(threads));
-    let mut trace =
-        if a.trace { Some(output::TraceWriter::create(&dir, scn.output.trace_every).map_err(io)?) } else { None };
-    let bar = if !a.quiet && std::io::stderr().is_terminal() && scn.ticks >= 1000 {
-        let b = ProgressBar::with_draw_target(Some(scn.ticks), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} ticks ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        Some(b)
-    } else {
-        None
-    };
-    let mut done = 0u64;
-    let mut trace_err = None;
-    let timing = runner::run_ticks(&mut app, scn.ticks, |world| {
-        done += 1;
-        if let Some(t) = trace.as_mut()
-            && trace_err.is_none()
-            && let Err(e) = t.snapshot(world, done)
-        {
-            trace_err = Some(e);
-        }
+    let bar = progress_bar(!a.quiet && scn.ticks >= 1000, scn.ticks, "ticks");
+    let outcome = runner::run_to_dir(&scn, &dir, a.trace, threads, |done| {
         if let Some(b) = &bar
             && done % 256 == 0
         {
             b.set_position(done);
         }
-    });
+    })
+    .map_err(|e| Failure::Other(e.to_string()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if let Some(e) = trace_err {
-        return Err(io(e));
-    }
-    let world = app.world();
-    output::write_atomic(&dir, "metrics.csv", output::metrics_csv(world.resource()).as_bytes()).map_err(io)?;
-    output::write_atomic(&dir, "events.jsonl", output::events_jsonl(world.resource()).as_bytes()).map_err(io)?;
-    if let Some(t) = trace {
-        t.finish().map_err(io)?;
-    }
-    let summary = output::summary(world, &scn, timing, threads);
-    let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::Other(e.to_string()))? + "\n";
-    output::write_atomic(&dir, "summary.json", text.as_bytes()).map_err(io)?;
+    let timing = outcome.timing;
     if !a.quiet {
         eprintln!(
             "{}: {} ticks in {:.2} s ({:.0} ticks/s); results in {}",
@@ -201,6 +213,152 @@ fn run(a: RunArgs) -> Result<(), Failure> {
             timing.ticks_per_s(),
             dir.display()
         );
+    }
+    Ok(())
+}
+
+fn parse_seeds(spec: &str) -> Result<Vec<u64>, Failure> {
+    let bad =
+        || Failure::BadInput(format!("--seeds {spec}: expected a range like 1..10, a list like 1,2,5, or one seed"));
+    if let Some((a, b)) = spec.split_once("..") {
+        let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        if b <= a {
+            return Err(Failure::BadInput(format!("--seeds {spec}: the range is empty (the end is exclusive)")));
+        }
+        if b - a > 100_000 {
+            return Err(Failure::BadInput(format!("--seeds {spec}: more than 100000 seeds")));
+        }
+        Ok((a..b).collect())
+    } else {
+        spec.split(',').map(|x| x.trim().parse::<u64>().map_err(|_| bad())).collect()
+    }
+}
+
+fn sweep(a: SweepArgs) -> Result<(), Failure> {
+    use std::fmt::Write as _;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let base = load_with_overrides(&a.file, a.ticks, None, &a.sets)?;
+    let seeds = parse_seeds(&a.seeds)?;
+    let mut axes: Vec<(String, Vec<String>)> = Vec::new();
+    for v in &a.varies {
+        let Some((k, vals)) = v.split_once('=') else {
+            return Err(Failure::BadInput(format!(
+                "--vary {v}: expected PATH=V1,V2,..., e.g. --vary channel.loss=0,0.1,0.2"
+            )));
+        };
+        let vals: Vec<String> = vals.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+        if vals.is_empty() {
+            return Err(Failure::BadInput(format!("--vary {v}: no values")));
+        }
+        axes.push((k.trim().to_string(), vals));
+    }
+    // The grid, each point validated before anything runs.
+    let mut points: Vec<Vec<String>> = vec![Vec::new()];
+    for (_, vals) in &axes {
+        points = points.iter().flat_map(|p| vals.iter().map(move |v| [p.clone(), vec![v.clone()]].concat())).collect();
+    }
+    let mut runs: Vec<(Vec<String>, u64, Scenario)> = Vec::new();
+    for p in &points {
+        let mut s = base.clone();
+        for ((k, _), v) in axes.iter().zip(p) {
+            s = s
+                .with_set(k, v)
+                .map_err(|i| Failure::BadInput(format!("--vary {k}={v}: field `{}`: {}", i.field, i.message)))?;
+        }
+        for &seed in &seeds {
+            let mut r = s.clone();
+            r.seed = seed;
+            runs.push((p.clone(), seed, r));
+        }
+    }
+    let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-sweep", base.name)));
+    if !a.force && dir.join("sweep.csv").exists() {
+        return Err(Failure::BadInput(format!(
+            "{}: already holds a sweep (sweep.csv); pass --force or choose another --out",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir.join("runs"))
+        .map_err(|e| Failure::Other(format!("{}: cannot create: {e}", dir.display())))?;
+    for k in 0..runs.len() {
+        output::prepare_dir(&dir.join("runs").join(format!("{k:04}")), a.force)
+            .map_err(|e| Failure::BadInput(e.to_string()))?;
+    }
+    let bar = progress_bar(!a.quiet, runs.len() as u64, "runs");
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<runner::RunOutcome, String>>>> =
+        Mutex::new((0..runs.len()).map(|_| None).collect());
+    let jobs = a.jobs.clamp(1, runs.len().max(1));
+    let per_run_threads = (std::thread::available_parallelism().map_or(1, |n| n.get()) / jobs).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= runs.len() {
+                        break;
+                    }
+                    let d = dir.join("runs").join(format!("{k:04}"));
+                    let r =
+                        runner::run_to_dir(&runs[k].2, &d, false, per_run_threads, |_| {}).map_err(|e| e.to_string());
+                    if let Ok(mut g) = results.lock() {
+                        g[k] = Some(r);
+                    }
+                    if let Some(b) = &bar {
+                        b.inc(1);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let results = results.into_inner().map_err(|_| Failure::Other("a sweep worker panicked".into()))?;
+    // One row per run: its parameters, then the final value and the mean of each metric.
+    let mut csv = String::from("run,seed");
+    for (k, _) in &axes {
+        let _ = write!(csv, ",{k}");
+    }
+    let mut header_done = false;
+    let mut body = String::new();
+    for (k, r) in results.into_iter().enumerate() {
+        let out = match r {
+            Some(Ok(o)) => o,
+            Some(Err(e)) => return Err(Failure::Other(format!("run {k}: {e}"))),
+            None => return Err(Failure::Other(format!("run {k} did not finish"))),
+        };
+        let cols: Vec<&str> = out.columns.iter().copied().filter(|c| !matches!(*c, "tick" | "time_s")).collect();
+        if !header_done {
+            for c in &cols {
+                let _ = write!(csv, ",final_{c},mean_{c}");
+            }
+            csv.push('\n');
+            header_done = true;
+        }
+        let _ = write!(body, "{k},{}", runs[k].1);
+        for v in &runs[k].0 {
+            let _ = write!(body, ",{v}");
+        }
+        for c in &cols {
+            let i = out.columns.iter().position(|x| x == c).unwrap_or(0);
+            let last = out.rows.last().map_or(f64::NAN, |r| r[i]);
+            let mean = if out.rows.is_empty() {
+                f64::NAN
+            } else {
+                out.rows.iter().map(|r| r[i]).sum::<f64>() / out.rows.len() as f64
+            };
+            let _ = write!(body, ",{},{}", output::num(last), output::num(mean));
+        }
+        body.push('\n');
+    }
+    csv.push_str(&body);
+    output::write_atomic(&dir, "sweep.csv", csv.as_bytes())
+        .map_err(|e| Failure::Other(format!("{}: {e}", dir.display())))?;
+    if !a.quiet {
+        eprintln!("{}: {} runs; one row each in {}", base.name, runs.len(), dir.join("sweep.csv").display());
     }
     Ok(())
 }

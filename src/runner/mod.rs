@@ -186,3 +186,68 @@ pub fn run_ticks(app: &mut App, ticks: u64, mut each: impl FnMut(&mut World)) ->
     }
     Timing { wall_s: t0.elapsed().as_secs_f64(), ticks }
 }
+
+/// What a finished run leaves behind in memory besides its files.
+pub struct RunOutcome {
+    pub timing: Timing,
+    /// Column names and the recorded rows of metrics.csv.
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<f64>>,
+}
+
+/// Why a run to a folder failed.
+#[derive(Debug)]
+pub enum RunError {
+    /// Writing an output failed.
+    Io(std::path::PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+/// Runs `scn` headless for its `ticks` and writes metrics.csv, events.jsonl,
+/// summary.json (and agents.csv when `trace`) into `dir`, which must exist.
+/// `progress` is called with the number of ticks done.
+pub fn run_to_dir(
+    scn: &Scenario,
+    dir: &std::path::Path,
+    trace: bool,
+    threads: usize,
+    mut progress: impl FnMut(u64),
+) -> Result<RunOutcome, RunError> {
+    let io = |e: std::io::Error| RunError::Io(dir.to_path_buf(), e);
+    let mut app = headless_app(scn, Some(threads));
+    let mut tracer =
+        if trace { Some(output::TraceWriter::create(dir, scn.output.trace_every).map_err(io)?) } else { None };
+    let mut done = 0u64;
+    let mut trace_err = None;
+    let timing = run_ticks(&mut app, scn.ticks, |world| {
+        done += 1;
+        if let Some(t) = tracer.as_mut()
+            && trace_err.is_none()
+            && let Err(e) = t.snapshot(world, done)
+        {
+            trace_err = Some(e);
+        }
+        progress(done);
+    });
+    if let Some(e) = trace_err {
+        return Err(io(e));
+    }
+    let world = app.world();
+    output::write_atomic(dir, "metrics.csv", output::metrics_csv(world.resource()).as_bytes()).map_err(io)?;
+    output::write_atomic(dir, "events.jsonl", output::events_jsonl(world.resource()).as_bytes()).map_err(io)?;
+    if let Some(t) = tracer {
+        t.finish().map_err(io)?;
+    }
+    let summary = output::summary(world, scn, timing, threads);
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    output::write_atomic(dir, "summary.json", text.as_bytes()).map_err(io)?;
+    let m = world.resource::<sim::Metrics>();
+    Ok(RunOutcome { timing, columns: m.columns().to_vec(), rows: m.rows().to_vec() })
+}
