@@ -646,9 +646,12 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
             }
             let due = match outcome {
                 Outcome::InFlight => {
-                    let d = ch.hop_delay(hops);
-                    ch.schedule(Envelope { msg, to: to_id }, d, now);
-                    now + d
+                    // Latency counts from the tick the message was sent (its sender's
+                    // Decide phase), not from this routing pass one tick later: a message
+                    // with latency L sent in tick t is read in tick t + L.
+                    let due = (msg.sent + ch.hop_delay(hops)).max(now);
+                    ch.schedule(Envelope { msg, to: to_id }, due - now, now);
+                    due
                 }
                 Outcome::Lost => {
                     ch.stats.dropped_loss += 1;
