@@ -213,7 +213,7 @@ impl TraceWriter {
 
     /// Writes a snapshot if this tick is due. `done` is the number of ticks completed.
     pub fn snapshot(&mut self, world: &mut World, done: u64) -> std::io::Result<()> {
-        if done % self.every != 0 {
+        if !done.is_multiple_of(self.every) {
             return Ok(());
         }
         let mut q = world.query::<(&Agent, &Pose, &Decision, Has<Crashed>)>();

@@ -262,9 +262,9 @@ mod tests {
     fn finds_fields() {
         assert_eq!(find(T, "channel.loss"), Some((3, 13)));
         assert_eq!(find(T, "faults[1].at"), Some((6, 6)));
-        assert_eq!(find(T, "faults[0].fault.loss"), Some((5, 26)));
+        assert_eq!(find(T, "faults[0].fault.loss"), Some((5, 25)));
         assert_eq!(find(T, "world.vehicles"), Some((8, 19)));
-        assert_eq!(find(T, "world.model.v0"), Some((8, 43)));
+        assert_eq!(find(T, "world.model.v0"), Some((8, 44)));
         // Missing: nearest ancestor.
         assert_eq!(find(T, "channel.jitter_ticks"), Some((3, 3)));
     }

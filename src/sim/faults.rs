@@ -199,15 +199,20 @@ pub(crate) fn apply_faults(
                 let j = r.random_range(i..pool.len());
                 pool.swap(i, j);
             }
-            let mut chosen: Vec<(AgentId, Entity)> = pool[..take.min(pool.len())].to_vec();
+            let mut chosen: Vec<(AgentId, Entity, bool)> =
+                pool[..take.min(pool.len())].iter().map(|&(a, e)| (a, e, false)).collect();
+            // A listed agent that another fault already holds down is held by this one
+            // too, so it stays crashed until the last fault holding it ends.
             for (e, a, crashed) in agents.iter() {
-                if ids.contains(&a.id.0) && !crashed && !chosen.iter().any(|c| c.0 == a.id) {
-                    chosen.push((a.id, e));
+                if ids.contains(&a.id.0) && !chosen.iter().any(|c| c.0 == a.id) {
+                    chosen.push((a.id, e, crashed));
                 }
             }
             chosen.sort_by_key(|c| c.0);
-            for (aid, e) in chosen {
-                commands.entity(e).insert(Crashed { since: now });
+            for (aid, e, already) in chosen {
+                if !already {
+                    commands.entity(e).insert(Crashed { since: now });
+                }
                 affected.push(aid);
             }
         }

@@ -28,6 +28,13 @@ impl Metrics {
         }
     }
 
+    /// Drops every recorded row and zeroes the current values; keeps the columns.
+    pub fn clear(&mut self, record_every: u64) {
+        self.rows.clear();
+        self.current.iter_mut().for_each(|v| *v = 0.0);
+        self.record_every = record_every.max(1);
+    }
+
     /// Adds a column (idempotent); returns its index.
     pub fn register(&mut self, name: &'static str) -> usize {
         if let Some(i) = self.index(name) {
@@ -100,7 +107,7 @@ pub(crate) fn record_row(
     for (name, v) in stats.values() {
         metrics.set(name, v);
     }
-    if done % metrics.record_every == 0 {
+    if done.is_multiple_of(metrics.record_every) {
         let row = metrics.current.clone();
         metrics.rows.push(row);
         if let Some(k) = metrics.keep_last

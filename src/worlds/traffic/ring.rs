@@ -12,7 +12,7 @@ use super::config::{CarFollowing, Road, TrafficConfig};
 use super::models::{follower_stopper, nasch_speed, track_speed};
 use crate::sim::{
     Agent, AgentId, AgentIds, AgentKind, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog,
-    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick,
+    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick, SpawnWorld,
 };
 
 /// Message kinds of the traffic world.
@@ -138,17 +138,14 @@ pub struct TrafficPlugin(pub TrafficConfig);
 
 impl Plugin for TrafficPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(TrafficParams(self.0.clone()))
-            .insert_resource(RingRoad::default())
-            .insert_resource(Controllers::default())
-            .insert_resource(JamState::default());
+        reset(app.world_mut(), &self.0);
         {
             let mut m = app.world_mut().resource_mut::<Metrics>();
             for c in COLUMNS {
                 m.register(c);
             }
         }
-        app.add_systems(Startup, spawn);
+        app.add_systems(SpawnWorld, spawn);
         app.add_systems(SimTick, sync_vehicle_count.in_set(Phase::Inject).after(crate::sim::faults::apply_faults));
         app.add_systems(SimTick, perceive.in_set(Phase::Perceive));
         app.add_systems(SimTick, (decide_vehicles, decide_controllers).in_set(Phase::Decide));
@@ -156,6 +153,14 @@ impl Plugin for TrafficPlugin {
         app.add_systems(SimTick, resolve.in_set(Phase::Resolve));
         app.add_systems(SimTick, measure.in_set(MeasureSet::World));
     }
+}
+
+/// (Re)inserts the traffic world's state for `cfg`; its agents spawn in [`SpawnWorld`].
+pub fn reset(world: &mut World, cfg: &TrafficConfig) {
+    world.insert_resource(TrafficParams(cfg.clone()));
+    world.insert_resource(RingRoad::default());
+    world.insert_resource(Controllers::default());
+    world.insert_resource(JamState::default());
 }
 
 /// Metric columns of the traffic world.
@@ -247,6 +252,7 @@ fn spawn(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn vehicle_bundle(
     id: AgentId,
     pos: f64,
@@ -449,8 +455,8 @@ fn decide_vehicles(
     let dt = clock.dt;
     let coord = coord.0;
     let timeout = d.message_timeout_ticks;
-    let beacon = now % d.beacon_every_ticks.max(1) == 0;
-    let report = now % cfg.controller.report_every_ticks.max(1) == 0;
+    let beacon = now.is_multiple_of(d.beacon_every_ticks.max(1));
+    let report = now.is_multiple_of(cfg.controller.report_every_ticks.max(1));
     let sectors = ctl.sectors.len() as u32;
     let length = ring.length;
     let av_alpha = (dt / cfg.controller.av_window_s.max(dt)).min(1.0);
@@ -527,9 +533,9 @@ fn decide_vehicles(
                     }
                     Mode::Fallback => ip.accel_with(gap, v.speed, dv, d.fallback_headway_s),
                     Mode::Advised => {
-                            let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
-                            track_speed(ip, cmd, gap, v.speed, v_lead)
-                        }
+                        let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
+                        track_speed(ip, cmd, gap, v.speed, v_lead)
+                    }
                     Mode::Automated => {
                         v.u_avg += av_alpha * (v.speed - v.u_avg);
                         let cmd = follower_stopper(gap, v.speed, v_lead, v.u_avg.min(ip.v0));
@@ -722,7 +728,14 @@ fn decide_controllers(
         // reaches; each vehicle damps waves with its own sensors around that target.
         let u = st.u;
         if known > 0 {
-            out.send(agent.id, Dest::Kind(AgentKind::Vehicle), MSG_ADVICE, 48, now, [u as f32, known as f32, now as f32, 0.0]);
+            out.send(
+                agent.id,
+                Dest::Kind(AgentKind::Vehicle),
+                MSG_ADVICE,
+                48,
+                now,
+                [u as f32, known as f32, now as f32, 0.0],
+            );
         }
         *dec = Decision {
             tick: now,
