@@ -197,12 +197,10 @@ fn traffic_restarts_after_recovery() {
     assert!(mean > 1.0, "traffic did not restart after recovery: mean speed {mean}");
 }
 
-/// Known bug in the traffic world (reported, not fixed here: src/worlds/traffic/ring.rs
-/// is being reworked): cooperative vehicles follow the consensus of the V2V beacons they
-/// hear, so once every vehicle has stopped the consensus is 0 and nobody ever moves
-/// again, although every gap allows it.
+/// Cooperative vehicles follow the consensus speed of the V2V beacons they hear; once
+/// every vehicle has stopped that consensus is 0, so the target has a floor from the
+/// vehicle's own gap or nobody would ever move again.
 #[test]
-#[ignore = "known bug: V2V speed harmonisation deadlocks at a standstill (consensus of zeros)"]
 fn cooperative_traffic_restarts_after_recovery() {
     let mean = mean_speed_after_recovery(Coordination::Decentralized);
     assert!(mean > 1.0, "traffic did not restart after recovery: mean speed {mean}");

@@ -526,7 +526,11 @@ fn decide_vehicles(
                         // Speed harmonisation: follow the consensus of the beacons
                         // heard (own speed included) with the FollowerStopper, which
                         // keeps the short cooperative gap and damps waves.
-                        let consensus = ((heard_sum + v.speed) / f64::from(heard + 1)).min(ip.v0);
+                        // The floor of half the equilibrium speed for the own gap lets
+                        // a stopped platoon restart (a consensus of zeros stays zero).
+                        let consensus = ((heard_sum + v.speed) / f64::from(heard + 1))
+                            .max(0.5 * ip.equilibrium_speed(gap))
+                            .min(ip.v0);
                         link.advice = consensus;
                         let cmd = follower_stopper(gap, v.speed, v_lead, consensus);
                         track_speed(ip, cmd, gap, v.speed, v_lead)
