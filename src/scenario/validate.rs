@@ -154,7 +154,8 @@ pub(crate) fn validate(s: &Scenario) -> Problems {
                     cur = next;
                 }
                 Err(issue) => out.push((
-                    format!("edits[{i}]"),
+                    // Blame the path when it names no field, else the value.
+                    if cur.get(&e.set).is_none() { format!("edits[{i}].set") } else { format!("edits[{i}].value") },
                     format!("`{}` = `{}`: {}: {}", e.set, e.value, issue.field, issue.message),
                 )),
             }
@@ -218,7 +219,9 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
                 v.bad("world.init.speed_mps", format!("must be between 0 and v0 = {}, got {sp}", p.v0));
             }
             let spacing = length_m / f64::from(t.vehicles.max(1));
+            // Only meaningful when the vehicles fit at all (otherwise that is the error).
             if v.finite("world.init.perturbation_m", t.init.perturbation_m)
+                && need <= length_m
                 && t.init.perturbation_m.abs() >= spacing - p.length - p.s0
                 && t.vehicles > 1
             {
