@@ -100,7 +100,7 @@ fn every_scenario_runs_headless_in_process() {
         assert_eq!(last("tick"), (ticks / s.output.record_every * s.output.record_every) as f64);
         assert!((last("time_s") - last("tick") * s.dt).abs() < 1e-9);
         let v = last("mean_speed_mps");
-        assert!(v >= 0.0 && v < 60.0, "{}: mean speed {v}", f.display());
+        assert!((0.0..60.0).contains(&v), "{}: mean speed {v}", f.display());
         assert!(last("jammed") <= f64::from(t.vehicles));
         let density = last("density_veh_per_km");
         let masim::worlds::traffic::Road::Ring { length_m } = t.road;

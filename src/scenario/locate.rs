@@ -68,8 +68,8 @@ pub fn path_at(text: &str, offset: usize) -> Option<String> {
 pub fn token_at(text: &str, offset: usize) -> &str {
     let start = skip_ws(text, offset);
     let rest = &text[start..];
-    let len = if rest.starts_with('"') {
-        rest[1..].find('"').map_or(rest.len(), |k| k + 2)
+    let len = if let Some(inner) = rest.strip_prefix('"') {
+        inner.find('"').map_or(rest.len(), |k| k + 2)
     } else {
         let word = rest
             .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+')))
