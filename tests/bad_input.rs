@@ -202,7 +202,7 @@ fn run_with(extra: &[&str]) -> Output {
 
 #[test]
 fn bad_set_overrides_are_refused_naming_the_set() {
-    let cases: [(&[&str], &str, &[&str]); 8] = [
+    let cases: [(&[&str], &str, &[&str]); 9] = [
         (
             &["--set", "channel.lossy=0.2"],
             "--set channel.lossy=0.2: field `channel.lossy`",
@@ -223,6 +223,11 @@ fn bad_set_overrides_are_refused_naming_the_set() {
         (&["--set", "dt=fast"], "--set dt=fast: field `dt`", &["cannot set to `fast`"]),
         (&["--set", "world.vehicles=500"], "--set world.vehicles=500: field `world.vehicles`", &["at most 35"]),
         (&["--set", "channel.loss"], "--set channel.loss", &["expected PATH=VALUE"]),
+        (
+            &["--set", "coordination=Mesh"],
+            "--set coordination=Mesh: field `coordination`",
+            &["unknown variant `Mesh`", "`Decentralized`", "`Centralized`", "`Hierarchical`"],
+        ),
     ];
     for (args, names, phrases) in cases {
         let o = run_with(args);

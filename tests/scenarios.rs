@@ -159,3 +159,29 @@ fn every_scenario_runs_with_the_binary_and_writes_its_outputs() {
         assert_eq!(agents.lines().count() as u64 - 1, snapshots * s.agent_count(), "{}", f.display());
     }
 }
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    // A run long enough for the bar (1000 ticks or more), stderr piped: only the closing
+    // line, no bar redraws or escape sequences.
+    let out = scratch("progress");
+    let o = Command::new(BIN)
+        .args(["run", "scenarios/traffic_ring.ron", "--ticks", "1200", "--out"])
+        .arg(&out)
+        .output()
+        .expect("binary runs");
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.starts_with("traffic_ring: 1200 ticks in "), "{err:?}");
+    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "terminal control characters: {err:?}");
+    // --quiet: nothing at all.
+    let out = scratch("progress-quiet");
+    let o = Command::new(BIN)
+        .args(["run", "scenarios/traffic_ring.ron", "--ticks", "50", "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .expect("binary runs");
+    assert!(o.status.success());
+    assert!(o.stderr.is_empty() && o.stdout.is_empty());
+}
