@@ -61,7 +61,7 @@ fn metric(app: &App, name: &str) -> f64 {
 /// `ticks` after a `transient`, and the standard error of that mean from 20 block means.
 fn nasch_flow(s: &Scenario, transient: u64, ticks: u64) -> (f64, f64) {
     let WorldConfig::Traffic(t) = &s.world;
-    let Road::Ring { length_m } = t.road;
+    let Road::Ring { length_m } = t.road else { panic!("a ring scenario") };
     let cell_m = 7.5;
     let rho = f64::from(t.vehicles) / (length_m / cell_m).round();
     let mut app = headless_app(s, Some(1));

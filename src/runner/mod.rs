@@ -149,7 +149,7 @@ fn settings(scenario: &Scenario) -> SimSettings {
 pub fn reset(world: &mut World, scenario: &Scenario) {
     sim::reset_core(world, &settings(scenario));
     match &scenario.world {
-        WorldConfig::Traffic(t) => crate::worlds::traffic::ring::reset(world, t),
+        WorldConfig::Traffic(t) => crate::worlds::traffic::reset(world, t),
     }
     world.insert_resource(LiveScenario::new(scenario));
     world.run_schedule(sim::SpawnWorld);

@@ -291,7 +291,10 @@ impl Scenario {
     /// Number of agents the world spawns (ids are 0..count).
     pub fn agent_count(&self) -> u64 {
         match &self.world {
-            WorldConfig::Traffic(t) => u64::from(t.vehicles) + 1 + u64::from(t.controller.sectors),
+            WorldConfig::Traffic(t) => {
+                let fixed = u64::from(t.vehicles) + 1 + u64::from(t.controller.sectors);
+                fixed + crate::worlds::traffic::network::light_count(&t.road)
+            }
         }
     }
 }

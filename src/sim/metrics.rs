@@ -5,6 +5,11 @@ use bevy::prelude::*;
 
 use super::{Agent, Channel, SimClock};
 
+/// A world's own part of summary.json, computed from the world at the end of a run (the
+/// runner writes it under `"world"`).
+#[derive(Resource, Clone, Copy)]
+pub struct WorldSummary(pub fn(&World) -> serde_json::Value);
+
 /// The metric table of a run.
 #[derive(Resource, Debug, Clone)]
 pub struct Metrics {

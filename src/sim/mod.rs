@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use channel::{Channel, ChannelConfig, CommStats, Dest, Inbox, Message, Outbox, Topology};
 pub use events::EventLog;
 pub use faults::{FaultKind, FaultSpec, Faults, Rect};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, WorldSummary};
 pub use rng::AgentRng;
 
 /// The schedule that advances the world by exactly one tick. Nothing runs it on a wall
@@ -75,6 +75,8 @@ pub enum AgentKind {
     Vehicle,
     /// A roadside or central traffic controller.
     Controller,
+    /// A traffic light at a signalized intersection.
+    TrafficLight,
 }
 
 impl AgentKind {
@@ -83,6 +85,7 @@ impl AgentKind {
         match self {
             AgentKind::Vehicle => "vehicle",
             AgentKind::Controller => "controller",
+            AgentKind::TrafficLight => "traffic_light",
         }
     }
 }

@@ -138,6 +138,10 @@ pub struct TrafficPlugin(pub TrafficConfig);
 
 impl Plugin for TrafficPlugin {
     fn build(&self, app: &mut App) {
+        if !matches!(self.0.road, Road::Ring { .. }) {
+            super::city::build(app, &self.0);
+            return;
+        }
         reset(app.world_mut(), &self.0);
         {
             let mut m = app.world_mut().resource_mut::<Metrics>();
@@ -208,7 +212,7 @@ fn spawn(
     mut ctl: ResMut<Controllers>,
 ) {
     let cfg = &params.0;
-    let Road::Ring { length_m } = cfg.road;
+    let Road::Ring { length_m } = cfg.road else { return };
     ring.length = length_m;
     ring.radius = length_m / TAU;
     let n = cfg.vehicles;
