@@ -617,3 +617,49 @@ fn metrics_rows_carry_the_channel_counters() {
     }
     assert_eq!(bytes.iter().sum::<f64>(), 5.0 * 64.0);
 }
+
+#[test]
+fn hierarchical_broadcast_charges_each_relay_once() {
+    let c = ChannelConfig { cluster_size_m: 100.0, ..cfg(Topology::Hierarchical) };
+    let mut app = world(c, vec![], &clusters());
+    script(&mut app).at(0, 1, Dest::All, 100);
+    let stats = run(&mut app, 6);
+    let got = received(&app);
+    assert_eq!(pairs(&got), vec![(1, 0), (1, 2), (1, 3)]);
+    // 0 is one hop, 2 two hops (via head 0), 3 three hops (via heads 0 and 2).
+    let delay = |to: u32| got.iter().find(|g| g.to == to).map(|g| g.tick - g.msg.sent);
+    assert_eq!((delay(0), delay(2), delay(3)), (Some(1), Some(2), Some(3)));
+    assert_eq!(stats[1].relayed, 2, "heads 0 and 2 relay the message once each");
+    assert_eq!(stats[1].bytes, 300);
+}
+
+#[test]
+fn unicast_to_an_unknown_agent_is_dropped_and_counted() {
+    let mut app = world(cfg(Topology::AllToAll), vec![], &vehicles(&[(0.0, 0.0), (1.0, 0.0)]));
+    script(&mut app).at(0, 0, to(57), 10);
+    let stats = run(&mut app, 3);
+    assert!(received(&app).is_empty());
+    assert_eq!((stats[1].sent, stats[1].dropped_range), (1, 1));
+}
+
+#[test]
+fn traffic_v2v_latency_matches_the_setting_end_to_end() {
+    // The same property through the traffic world's own beacons and the metrics table.
+    let mut s = masim::scenario::load_file(std::path::Path::new("scenarios/traffic_ring.ron")).expect("loads");
+    s.coordination = Coordination::Decentralized;
+    s.output.record_every = 1;
+    for lat in [1u32, 3] {
+        s.channel.latency_ticks = lat;
+        let mut app = masim::runner::headless_app(&s, None);
+        for _ in 0..100 {
+            masim::runner::step(&mut app);
+        }
+        let m = app.world().resource::<masim::sim::Metrics>();
+        let delivered = m.series("msgs_delivered").expect("column");
+        let latency = m.series("mean_latency_ticks").expect("column");
+        let rows: Vec<f64> =
+            latency.iter().zip(&delivered).skip(10).filter(|(_, d)| **d > 0.0).map(|(l, _)| *l).collect();
+        assert!(rows.len() > 80, "too few ticks with deliveries");
+        assert!(rows.iter().all(|l| *l == f64::from(lat)), "latency {lat}: {rows:?}");
+    }
+}

@@ -331,3 +331,13 @@ fn loss_and_latency_faults_change_the_channel_and_restore_it() {
     let ends: Vec<u64> = events(&a, "fault_end").iter().map(|e| e["tick"].as_u64().unwrap_or(0)).collect();
     assert_eq!(ends, vec![150, 250]);
 }
+
+#[test]
+fn crash_fraction_without_kind_draws_from_every_agent() {
+    let mut s = ring();
+    s.faults = vec![FaultSpec { at: 3, duration: None, fault: crash(None, 0.5, vec![]) }];
+    let n = s.agent_count() as usize; // 22 vehicles, the central and 4 sector controllers
+    let mut a = app(&s);
+    run_to(&mut a, 4);
+    assert_eq!(crashed(&mut a).len(), (0.5 * n as f64).round() as usize);
+}

@@ -186,3 +186,45 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     assert!(o.status.success());
     assert!(o.stderr.is_empty() && o.stdout.is_empty());
 }
+
+#[test]
+fn summary_totals_equal_the_sums_of_the_metric_rows() {
+    let out = scratch("totals");
+    let o = Command::new(BIN)
+        .args(["run", "scenarios/traffic_ring.ron", "--ticks", "300", "--quiet"])
+        .args(["--set", "output.record_every=1", "--set", "coordination=Decentralized", "--set", "channel.loss=0.2"])
+        .args(["--set", "channel.bandwidth_total=3000", "--out"])
+        .arg(&out)
+        .output()
+        .expect("binary runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).expect("metrics");
+    let header: Vec<&str> = metrics.lines().next().expect("header").split(',').collect();
+    let sum = |col: &str| -> f64 {
+        let k = header.iter().position(|c| *c == col).unwrap_or_else(|| panic!("no column {col}"));
+        metrics.lines().skip(1).map(|l| l.split(',').nth(k).and_then(|x| x.parse::<f64>().ok()).expect("number")).sum()
+    };
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary")).expect("json");
+    let totals = &summary["channel_totals"];
+    for col in [
+        "msgs_sent",
+        "msgs_delivered",
+        "msgs_dropped_loss",
+        "msgs_dropped_bandwidth",
+        "msgs_dropped_range",
+        "bytes_sent",
+    ] {
+        let t = totals[col].as_f64().unwrap_or_else(|| panic!("summary lacks channel_totals.{col}"));
+        assert_eq!(sum(col), t, "{col}");
+    }
+    assert!(
+        sum("msgs_dropped_loss") > 0.0 && sum("msgs_dropped_bandwidth") > 0.0,
+        "the run exercises loss and the cap"
+    );
+    for (row, line) in metrics.lines().skip(1).enumerate() {
+        let k = header.iter().position(|c| *c == "bytes_sent").expect("bytes_sent");
+        let bytes: f64 = line.split(',').nth(k).and_then(|x| x.parse().ok()).expect("number");
+        assert!(bytes <= 3000.0, "row {row}: {bytes} bytes over the 3000-byte total cap");
+    }
+}
