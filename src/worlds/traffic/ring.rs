@@ -788,7 +788,16 @@ fn act(
             }
             (CarFollowing::Nasch(p), Some(mut c)) => {
                 if crashed {
-                    c.v = c.v.saturating_sub(1);
+                    // Braking by a cell per tick must still stop short of the leader:
+                    // NaSch has no collisions, and resolve() does not repair this model.
+                    let n = ring.snap.len();
+                    let gap = if n > 1 {
+                        let lead = ring.snap[(v.slot as usize + 1) % n].cell;
+                        (lead + cells - c.cell - 1) % cells
+                    } else {
+                        cells
+                    };
+                    c.v = c.v.saturating_sub(1).min(gap);
                 }
                 c.cell = (c.cell + c.v) % cells.max(1);
                 v.pos = f64::from(c.cell) * p.cell_m;
