@@ -341,3 +341,54 @@ fn crash_fraction_without_kind_draws_from_every_agent() {
     run_to(&mut a, 4);
     assert_eq!(crashed(&mut a).len(), (0.5 * n as f64).round() as usize);
 }
+
+/// Cells of the vehicles in ring order.
+fn cells_in_order(a: &mut App) -> (u32, Vec<u32>) {
+    let ring = a.world().resource::<masim::worlds::traffic::RingRoad>().clone();
+    let cells = ring
+        .order
+        .iter()
+        .map(|e| a.world().get::<masim::worlds::traffic::ring::Cell>(*e).expect("cell").cell)
+        .collect();
+    (ring.cells, cells)
+}
+
+#[test]
+fn crashes_never_make_nasch_vehicles_collide() {
+    for seed in [1u64, 2, 3] {
+        let mut s = nasch();
+        s.seed = seed;
+        s.faults = vec![FaultSpec { at: 30, duration: Some(100), fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]) }];
+        let mut a = app(&s);
+        while tick(&a) < 250 {
+            runner::step(&mut a);
+            let (n, cells) = cells_in_order(&mut a);
+            let mut sorted = cells.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), cells.len(), "seed {seed}, tick {}: two vehicles share a cell", tick(&a));
+            let lap: u64 = (0..cells.len()).map(|k| u64::from((cells[(k + 1) % cells.len()] + n - cells[k]) % n)).sum();
+            assert_eq!(lap, u64::from(n), "seed {seed}, tick {}: a vehicle passed another", tick(&a));
+        }
+    }
+}
+
+#[test]
+fn crashes_never_make_idm_vehicles_overlap() {
+    let mut s = ring();
+    s.faults = vec![FaultSpec { at: 30, duration: Some(300), fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]) }];
+    let mut a = app(&s);
+    while tick(&a) < 500 {
+        runner::step(&mut a);
+        let ring = a.world().resource::<masim::worlds::traffic::RingRoad>().clone();
+        let pos: Vec<f64> = ring.order.iter().map(|e| a.world().get::<Vehicle>(*e).expect("vehicle").pos).collect();
+        let n = pos.len();
+        let mut lap = 0.0;
+        for k in 0..n {
+            let gap = (pos[(k + 1) % n] - pos[k]).rem_euclid(ring.length);
+            assert!(gap >= 4.5 - 1e-6, "tick {}: vehicles {k} and {} overlap (gap {gap})", tick(&a), (k + 1) % n);
+            lap += gap;
+        }
+        assert!((lap - ring.length).abs() < 1e-6, "tick {}: a vehicle passed another", tick(&a));
+    }
+}
