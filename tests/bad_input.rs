@@ -338,3 +338,33 @@ fn out_path_that_is_a_file_is_an_error_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains("plain.txt"), "{err}");
 }
+
+#[test]
+fn bad_sweep_arguments_are_refused_naming_the_flag() {
+    let cases: [(&[&str], &[&str]); 8] = [
+        (&["--vary", "channel.loss=0,1.5"], &["--vary channel.loss=1.5: field `channel.loss`", "between 0 and 1"]),
+        (&["--vary", "channel.lossy=0,0.1"], &["--vary channel.lossy=0: field `channel.lossy`", "no field `lossy`"]),
+        (&["--vary", "channel.loss"], &["--vary channel.loss: expected PATH=V1,V2"]),
+        (&["--vary", "channel.loss="], &["--vary channel.loss=: no values"]),
+        (&["--seeds", "5..2"], &["--seeds 5..2", "empty"]),
+        (&["--seeds", "abc"], &["--seeds abc", "expected a range"]),
+        (
+            &["--vary", "channel.loss=0,0.1", "--vary", "channel.loss=0.2"],
+            &["--vary channel.loss=0.2", "already varied"],
+        ),
+        (&["--vary", "seed=1,2"], &["--vary seed=1,2", "--seeds"]),
+    ];
+    for (args, phrases) in cases {
+        let out = scratch("sweep");
+        let mut all = vec!["sweep", "scenarios/traffic_ring.ron", "--ticks", "20", "--quiet", "--out"];
+        let o = out.to_str().expect("utf-8").to_string();
+        all.push(&o);
+        all.extend(args);
+        let r = masim(&all);
+        let err = assert_bad_input(&r, &format!("sweep {args:?}"));
+        for p in phrases {
+            assert!(err.contains(p), "sweep {args:?}: expected `{p}` in: {err}");
+        }
+        assert!(!out.exists(), "sweep {args:?}: a refused sweep created {}", out.display());
+    }
+}
