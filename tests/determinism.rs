@@ -220,3 +220,54 @@ fn a_different_seed_changes_the_nasch_output() {
         serde_json::from_slice(&std::fs::read(b.join("summary.json")).expect("summary")).expect("json");
     assert_eq!(sa["seed"], serde_json::json!(s.seed + 1));
 }
+
+#[test]
+fn a_sweep_does_not_depend_on_its_job_count() {
+    let file = Path::new("scenarios/traffic_ring.ron");
+    let sweep = |jobs: &str| {
+        let out = scratch(&format!("sweep-jobs{jobs}"));
+        let o = Command::new(BIN)
+            .args(["sweep", "scenarios/traffic_ring.ron", "--ticks", "200", "--quiet", "--seeds", "1..3"])
+            .args(["--vary", "channel.loss=0,0.3", "--set", "coordination=Decentralized", "--jobs", jobs, "--out"])
+            .arg(&out)
+            .output()
+            .expect("binary runs");
+        assert!(o.status.success(), "sweep --jobs {jobs}: {}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let (a, b) = (sweep("1"), sweep("3"));
+    let csv = std::fs::read_to_string(a.join("sweep.csv")).expect("sweep.csv");
+    assert_eq!(csv.lines().count(), 1 + 2 * 2, "one row per (loss, seed):\n{csv}");
+    assert_eq!(std::fs::read(b.join("sweep.csv")).expect("sweep.csv"), csv.as_bytes(), "sweep.csv depends on --jobs");
+    for k in 0..4 {
+        let run = format!("runs/{k:04}");
+        for f in ["metrics.csv", "events.jsonl"] {
+            let x = std::fs::read(a.join(&run).join(f)).expect("output");
+            let y = std::fs::read(b.join(&run).join(f)).expect("output");
+            assert!(x == y, "{run}/{f} depends on --jobs");
+        }
+        assert_eq!(summary_without_timing(&a.join(&run)), summary_without_timing(&b.join(&run)));
+    }
+    // The run folders hold what a single `masim run` of that point writes.
+    let single = scratch("sweep-single");
+    run(
+        file,
+        &single,
+        &["--ticks", "200", "--seed", "2", "--set", "coordination=Decentralized", "--set", "channel.loss=0.3"],
+    );
+    let point = csv
+        .lines()
+        .skip(1)
+        .position(|l| {
+            l.starts_with(|c: char| c.is_ascii_digit())
+                && l.split(',').nth(1) == Some("2")
+                && l.split(',').nth(2) == Some("0.3")
+        })
+        .expect("a row for seed 2, loss 0.3");
+    let run_dir = a.join(format!("runs/{point:04}"));
+    assert_eq!(
+        std::fs::read(run_dir.join("metrics.csv")).expect("metrics"),
+        std::fs::read(single.join("metrics.csv")).expect("metrics"),
+        "sweep run {point} differs from the same point run alone"
+    );
+}
