@@ -183,7 +183,7 @@ impl Default for SignalConfig {
             report_every_ticks: 2,
             contact_timeout_s: 10.0,
             progression_mps: None,
-            main_share: 0.4,
+            main_share: 0.45,
         }
     }
 }

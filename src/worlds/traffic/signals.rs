@@ -99,6 +99,11 @@ pub struct Light {
     pub mov: Vec<(u32, u32, u32, u32)>,
     pub approach: [f32; 4],
     pub halted: u32,
+    /// Each approach lane's queue, front first (at most 40): each vehicle's movement and
+    /// whether it is within the detector distance of the stop line.
+    pub queues: Vec<Vec<(u32, bool)>>,
+    /// Max-pressure: each stage's pressure at the last decision.
+    pub pressure: Vec<f32>,
     /// Statistics for summary.json.
     pub switches: u64,
     pub fallback_ticks: u64,
@@ -199,6 +204,8 @@ pub fn light_bundle(id: AgentId, node: u32, net: &Network, sig: &SignalConfig, t
             mov: Vec::new(),
             approach: [0.0; 4],
             halted: 0,
+            queues: Vec::new(),
+            pressure: Vec::new(),
             switches: 0,
             fallback_ticks: 0,
             queue_sum: 0.0,
@@ -295,17 +302,61 @@ pub(crate) fn spawn_controllers(
     spawn_fleet(&mut commands, cfg, net, &mut ids, &mut st, clock.seed, clock.tick);
 }
 
+impl Light {
+    /// What a stage would serve now: per movement in it, the vehicles at the front of
+    /// each approach lane bound for it before the first vehicle it does not serve (on a
+    /// shared lane a left-turner at the head holds the through traffic behind it), and
+    /// how many of those are near the stop line.
+    pub fn served(&self, stage: &[u32]) -> Vec<(u32, u32, u32)> {
+        let mut out: Vec<(u32, u32, u32)> = Vec::new();
+        for q in &self.queues {
+            for &(m, near) in q {
+                if !stage.contains(&m) {
+                    break;
+                }
+                match out.iter_mut().find(|o| o.0 == m) {
+                    Some(o) => {
+                        o.1 += 1;
+                        o.2 += u32::from(near);
+                    }
+                    None => out.push((m, 1, u32::from(near))),
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Perceive: each light reads the vehicles on its approaches (its loop detectors).
 pub(crate) fn perceive_lights(
     clock: Res<SimClock>,
+    params: Res<TrafficParams>,
     map: Res<CityMap>,
     st: Res<CityState>,
     mut q: Query<(&mut Light, &mut Perception), Without<Crashed>>,
 ) {
     let net = &map.0;
+    let detector = params.0.city.signals.detector_m;
     for (mut l, mut p) in q.iter_mut() {
         let l = &mut *l;
         let n = &net.nodes[l.node as usize];
+        l.queues.clear();
+        for &i in &n.ins {
+            let link = &net.links[i as usize];
+            for k in link.first_lane..link.first_lane + link.lanes {
+                let len = net.lanes[k as usize].length;
+                let q: Vec<(u32, bool)> = st.occupants[k as usize]
+                    .iter()
+                    .take(40)
+                    .map_while(|&v| {
+                        let s = st.snap[v as usize];
+                        let m = (s.next != NONE).then(|| net.movement(i, s.next)).flatten()?;
+                        Some((m, len - s.s <= detector))
+                    })
+                    .collect();
+                l.queues.push(q);
+            }
+        }
         l.mov.clear();
         for &m in &n.movements {
             let i = m as usize;
@@ -322,25 +373,44 @@ pub(crate) fn perceive_lights(
     }
 }
 
-/// The order and greens of a fixed plan: stages from `main`, greens in seconds.
-fn plan_greens(n_stages: usize, main: usize, share: Option<f64>, cycle: f64, sig: &SignalConfig) -> Vec<(u32, f64)> {
-    let n = n_stages.max(1);
+/// The order and greens of a fixed plan: stages from `main`, greens in seconds. Greens
+/// split the cycle's green time by the stages' `weights` (a stage with through
+/// movements carries more traffic than a protected-left stage); a coordinated plan
+/// gives the main stage `share` of it and splits the rest by weight. No green is
+/// shorter than `min_green_s`.
+fn plan_greens(weights: &[f64], main: usize, share: Option<f64>, cycle: f64, sig: &SignalConfig) -> Vec<(u32, f64)> {
+    let n = weights.len().max(1);
+    let w = |s: usize| weights.get(s).copied().unwrap_or(1.0).max(1e-9);
     let lost = n as f64 * (sig.yellow_s + sig.all_red_s);
     let g = (cycle - lost).max(n as f64 * sig.min_green_s);
+    let total: f64 = (0..n).map(w).sum();
+    let rest: f64 = (1..n).map(|k| w((main + k) % n)).sum();
     (0..n)
         .map(|k| {
             let s = (main + k) % n;
             let green = match share {
                 Some(sh) if n > 1 => {
                     if k == 0 {
-                        (sh * g).max(sig.min_green_s)
+                        sh * g
                     } else {
-                        ((1.0 - sh) * g / (n - 1) as f64).max(sig.min_green_s)
+                        (1.0 - sh) * g * w(s) / rest
                     }
                 }
-                _ => g / n as f64,
+                _ => g * w(s) / total,
             };
-            (s as u32, green)
+            (s as u32, green.max(sig.min_green_s))
+        })
+        .collect()
+}
+
+/// Stage weights for splitting green time: 1 + 2 per through movement.
+pub fn stage_weights(net: &Network, node: u32) -> Vec<f64> {
+    net.nodes[node as usize]
+        .stages
+        .iter()
+        .map(|s| {
+            1.0 + 2.0
+                * s.iter().filter(|&&m| net.movements[m as usize].turn == super::network::Turn::Straight).count() as f64
         })
         .collect()
 }
@@ -391,6 +461,7 @@ pub(crate) fn decide_lights(
         let l = &mut *l;
         let node = &net.nodes[l.node as usize];
         let ns = node.stages.len().max(1);
+        let weights = stage_weights(net, l.node);
         // Messages.
         for m in &inbox.0 {
             match m.kind {
@@ -456,25 +527,23 @@ pub(crate) fn decide_lights(
         let elapsed = (now - l.since) as f64 * dt;
         let cur = l.stage as usize;
         let demand = |s: usize, l: &Light| -> u32 {
-            node.stages
-                .get(s)
-                .map_or(0, |st| l.mov.iter().filter(|m| st.contains(&m.0)).map(|m| m.2 + m.3).sum::<u32>())
+            node.stages.get(s).map_or(0, |st| l.served(st).iter().map(|m| m.1).sum::<u32>())
         };
         let desired: u32 = if ns == 1 {
             0
         } else {
             match control {
                 Control::FixedTime | Control::Fallback => {
-                    fixed_desired(&plan_greens(ns, 0, None, sig.cycle_s, sig), t_s, 0.0, sig)
+                    fixed_desired(&plan_greens(&weights, 0, None, sig.cycle_s, sig), t_s, 0.0, sig)
                 }
                 Control::Plan => {
                     let p = l.plan.expect("plan mode has a plan");
                     let main = l.dir_stage[p.dir as usize] as usize;
-                    fixed_desired(&plan_greens(ns, main, Some(p.share), p.cycle, sig), t_s, p.offset, sig)
+                    fixed_desired(&plan_greens(&weights, main, Some(p.share), p.cycle, sig), t_s, p.offset, sig)
                 }
                 Control::Actuated => {
                     let green_movs = node.stages.get(cur).cloned().unwrap_or_default();
-                    if l.state == LightState::Green && l.mov.iter().any(|m| green_movs.contains(&m.0) && m.3 > 0) {
+                    if l.state == LightState::Green && l.served(&green_movs).iter().any(|m| m.2 > 0) {
                         l.last_demand = now;
                     }
                     let gap = (now - l.last_demand.max(l.since)) as f64 * dt;
@@ -489,14 +558,26 @@ pub(crate) fn decide_lights(
                 Control::MaxPressure => {
                     // Varaiya (2013): the weight of movement (i→j) is the vehicles on i
                     // bound for j less the vehicles on j spread over j's own movements;
-                    // the stage with the largest total weight gets the green.
+                    // the stage with the largest total weight gets the green. Links
+                    // store finitely many vehicles (Varaiya's queues are unbounded), so
+                    // a movement into a full link weighs nothing: serving it moves no
+                    // one (the capacity-aware variant of Gregoire et al. 2015).
+                    // The upstream count of a movement is what the stage would serve
+                    // (see `Light::served`), so a blocked shared lane adds no pressure.
                     let pressure = |s: usize| -> f64 {
-                        node.stages[s]
+                        l.served(&node.stages[s])
                             .iter()
-                            .map(|&m| {
+                            .map(|&(m, up, _)| {
                                 let mv = &net.movements[m as usize];
-                                let up = l.mov.iter().find(|x| x.0 == m).map_or(0, |x| x.1) as f64;
+                                let up = f64::from(up);
                                 let down = l.neighbours.iter().find(|e| e.0 == mv.to).map_or(0.0, |e| f64::from(e.1));
+                                let to = &net.links[mv.to as usize];
+                                let storage: u32 = (to.first_lane..to.first_lane + to.lanes)
+                                    .map(|k| net.lanes[k as usize].capacity)
+                                    .sum();
+                                if down >= f64::from(storage) - 0.5 {
+                                    return 0.0;
+                                }
                                 let outs = net.nodes[net.links[mv.to as usize].to as usize]
                                     .movements
                                     .iter()
@@ -507,12 +588,13 @@ pub(crate) fn decide_lights(
                             })
                             .sum()
                     };
+                    let ps: Vec<f64> = (0..ns).map(pressure).collect();
+                    l.pressure = ps.iter().map(|&p| p as f32).collect();
                     if l.state != LightState::Green || elapsed < sig.min_green_s {
                         l.stage
                     } else {
-                        let mut best = (cur, pressure(cur));
-                        for s in 0..ns {
-                            let p = pressure(s);
+                        let mut best = (cur, ps[cur]);
+                        for (s, &p) in ps.iter().enumerate() {
                             if p > best.1 + 1e-9 {
                                 best = (s, p);
                             }
@@ -853,7 +935,7 @@ mod tests {
     #[test]
     fn fixed_plan_walks_its_stages() {
         let sig = SignalConfig { cycle_s: 80.0, yellow_s: 3.0, all_red_s: 2.0, ..Default::default() };
-        let g = plan_greens(4, 0, None, 80.0, &sig);
+        let g = plan_greens(&[1.0; 4], 0, None, 80.0, &sig);
         assert_eq!(g.len(), 4);
         assert!((g[0].1 - 15.0).abs() < 1e-9);
         assert_eq!(fixed_desired(&g, 0.0, 0.0, &sig), 0);
@@ -864,8 +946,11 @@ mod tests {
         // Offsets shift the schedule.
         assert_eq!(fixed_desired(&g, 10.0, 20.0, &sig), 3);
         // A plan with a main stage and share.
-        let g = plan_greens(4, 1, Some(0.4), 80.0, &sig);
+        let g = plan_greens(&[1.0; 4], 1, Some(0.4), 80.0, &sig);
         assert_eq!(g[0].0, 1);
         assert!((g[0].1 - 24.0).abs() < 1e-9);
+        // Weights: through stages get the green time, short stages keep min_green_s.
+        let g = plan_greens(&[5.0, 5.0, 1.0, 1.0], 0, None, 80.0, &sig);
+        assert!((g[0].1 - 25.0).abs() < 1e-9 && (g[2].1 - 6.0).abs() < 1e-9, "{g:?}");
     }
 }
