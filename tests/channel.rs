@@ -663,3 +663,28 @@ fn traffic_v2v_latency_matches_the_setting_end_to_end() {
         assert!(rows.iter().all(|l| *l == f64::from(lat)), "latency {lat}: {rows:?}");
     }
 }
+
+#[test]
+fn partition_also_blocks_relays_through_a_head_on_the_other_side() {
+    // One 100 m cluster cell split by a partition at x = 50: its head (agent 0, the
+    // lowest id) is east of the line, members 1 and 2 are west. The members share a side
+    // but can only talk through their head, across the partition.
+    let agents = vehicles(&[(60.0, 10.0), (20.0, 10.0), (30.0, 20.0), (80.0, 30.0)]);
+    let split = FaultSpec {
+        at: 0,
+        duration: None,
+        fault: FaultKind::Partition {
+            regions: vec![
+                Rect { x0: -1000.0, y0: -1000.0, x1: 50.0, y1: 1000.0 },
+                Rect { x0: 50.5, y0: -1000.0, x1: 1000.0, y1: 1000.0 },
+            ],
+        },
+    };
+    let c = ChannelConfig { cluster_size_m: 100.0, ..cfg(Topology::Hierarchical) };
+    let mut app = world(c, vec![split], &agents);
+    script(&mut app).at(1, 1, to(2), 10); // west -> west, relayed by the east head
+    script(&mut app).at(1, 3, to(0), 10); // east -> east head: direct
+    script(&mut app).at(1, 0, to(3), 10); // east head -> east member: direct
+    run(&mut app, 5);
+    assert_eq!(pairs(&received(&app)), vec![(0, 3), (3, 0)]);
+}
