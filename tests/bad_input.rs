@@ -202,7 +202,7 @@ fn run_with(extra: &[&str]) -> Output {
 
 #[test]
 fn bad_set_overrides_are_refused_naming_the_set() {
-    let cases: [(&[&str], &str, &[&str]); 9] = [
+    let cases: [(&[&str], &str, &[&str]); 11] = [
         (
             &["--set", "channel.lossy=0.2"],
             "--set channel.lossy=0.2: field `channel.lossy`",
@@ -223,6 +223,12 @@ fn bad_set_overrides_are_refused_naming_the_set() {
         (&["--set", "dt=fast"], "--set dt=fast: field `dt`", &["cannot set to `fast`"]),
         (&["--set", "world.vehicles=500"], "--set world.vehicles=500: field `world.vehicles`", &["at most 35"]),
         (&["--set", "channel.loss"], "--set channel.loss", &["expected PATH=VALUE"]),
+        (
+            &["--set", "faults[0].at=10"],
+            "--set faults[0].at=10: field `faults[0].at`",
+            &["index 0 is out of range", "`faults` has 0 entries"],
+        ),
+        (&["--set", "channel=0.3"], "--set channel=0.3: field `channel`", &["is a section, not a single value"]),
         (
             &["--set", "coordination=Mesh"],
             "--set coordination=Mesh: field `coordination`",

@@ -228,3 +228,31 @@ fn summary_totals_equal_the_sums_of_the_metric_rows() {
         assert!(bytes <= 3000.0, "row {row}: {bytes} bytes over the 3000-byte total cap");
     }
 }
+
+#[test]
+fn the_event_log_is_capped_and_the_rest_counted() {
+    let run = |name: &str, extra: &[&str]| {
+        let out = scratch(name);
+        let o = Command::new(BIN)
+            .args(["run", "scenarios/traffic_ring_nasch.ron", "--ticks", "200", "--quiet"])
+            .args(["--set", "coordination=Decentralized", "--set", "channel.loss=0.5"])
+            .args(extra)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("binary runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let events = std::fs::read_to_string(out.join("events.jsonl")).expect("events");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary")).expect("json");
+        (events, summary["events_suppressed"].as_u64().expect("events_suppressed"))
+    };
+    let (all, none) = run("events-all", &[]);
+    let (capped, suppressed) = run("events-capped", &["--set", "output.max_events=5"]);
+    let n = all.lines().count() as u64;
+    assert!(n > 5, "the run should log more than the cap ({n} events)");
+    assert_eq!(none, 0);
+    assert_eq!(capped.lines().count(), 5);
+    assert_eq!(suppressed, n - 5);
+    assert!(all.starts_with(&capped), "the cap keeps the first events");
+}
