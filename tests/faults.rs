@@ -475,3 +475,36 @@ fn scenario_edits_change_the_channel_at_their_tick() {
     let ticks: Vec<u64> = edits.iter().filter_map(|e| e["tick"].as_u64()).collect();
     assert_eq!(ticks, vec![40, 80]);
 }
+
+#[test]
+fn a_session_mixing_timeline_and_runtime_crashes_replays_the_same_victims() {
+    // The scenario's own crash starts at 200; one injected at run time starts earlier.
+    let mut s = ring();
+    s.ticks = 300;
+    s.faults = vec![FaultSpec { at: 200, duration: None, fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]) }];
+    let mut live = app(&s);
+    run_to(&mut live, 50);
+    live.world_mut().resource_mut::<Faults>().inject(FaultSpec {
+        at: 50,
+        duration: Some(100),
+        fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]),
+    });
+    let mut victims_live = Vec::new();
+    let mut victims_replay = Vec::new();
+    run_to(&mut live, 60);
+    victims_live.push(crashed(&mut live));
+    run_to(&mut live, 210);
+    victims_live.push(crashed(&mut live));
+
+    let session = {
+        let w = live.world();
+        w.resource::<runner::LiveScenario>().session(w.resource::<Faults>())
+    };
+    let replay = scenario::load_str(&session.to_ron(), "session").expect("valid");
+    let mut again = app(&replay);
+    run_to(&mut again, 60);
+    victims_replay.push(crashed(&mut again));
+    run_to(&mut again, 210);
+    victims_replay.push(crashed(&mut again));
+    assert_eq!(victims_live, victims_replay, "the replay crashed other vehicles");
+}
