@@ -688,3 +688,37 @@ fn partition_also_blocks_relays_through_a_head_on_the_other_side() {
     run(&mut app, 5);
     assert_eq!(pairs(&received(&app)), vec![(0, 3), (3, 0)]);
 }
+
+#[test]
+fn range_limited_broadcasts_match_brute_force_over_many_agents() {
+    // 300 agents scattered over 600 m x 400 m; every one broadcasts to All and to a
+    // Near radius; who hears whom must equal a brute-force distance check.
+    let mut seed = 12345u64;
+    let mut next = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as f32 / (1u64 << 31) as f32
+    };
+    let pts: Vec<(f32, f32)> = (0..300).map(|_| (next() * 600.0 - 300.0, next() * 400.0 - 200.0)).collect();
+    let range = 60.0f32;
+    for (dest, radius) in [(Dest::All, range), (Dest::Near(25.0), 25.0)] {
+        let c = ChannelConfig { range_m: f64::from(range), ..cfg(Topology::RangeLimited) };
+        let mut app = world(c, vec![], &vehicles(&pts));
+        for i in 0..pts.len() as u32 {
+            script(&mut app).at(0, i, dest, 20);
+        }
+        run(&mut app, 3);
+        let got = pairs(&received(&app));
+        let mut want = Vec::new();
+        for (i, a) in pts.iter().enumerate() {
+            for (j, b) in pts.iter().enumerate() {
+                let d2 = (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2);
+                if i != j && d2 <= radius * radius {
+                    want.push((i as u32, j as u32));
+                }
+            }
+        }
+        assert!(want.len() > 300, "the layout should give many neighbours ({})", want.len());
+        assert_eq!(got, want, "{dest:?}");
+        assert_eq!(totals(&app).delivered as usize, want.len());
+    }
+}
