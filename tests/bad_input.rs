@@ -89,6 +89,7 @@ fn corpus_covers_every_kind_of_mistake() {
         "hierarchical_no_sectors.ron",
         "edit_unknown_path.ron",
         "empty_name.ron",
+        "grid_zero_lanes.ron",
     ] {
         assert!(names.iter().any(|n| n == want), "corpus lacks {want}");
     }
