@@ -142,7 +142,7 @@ fn with_communication_loss_and_jitter_outputs_are_identical() {
         let path = scratch(&format!("{stem}-comm.ron"));
         std::fs::write(&path, s.to_ron()).expect("write scenario");
         let file = path;
-        let ticks = "400".to_string();
+        let ticks = "200".to_string();
         for (k, coord) in ["Decentralized", "Centralized", "Hierarchical"].iter().enumerate() {
             let sets = [
                 "--ticks",
@@ -176,23 +176,23 @@ fn with_faults_outputs_are_identical() {
     for file in scenario_files() {
         let mut s = scenario::load_file(&file).expect("scenario loads");
         let stem = file.file_stem().and_then(|x| x.to_str()).unwrap_or("scenario").to_string();
-        s.ticks = 500;
+        s.ticks = 300;
         s.coordination = masim::sim::Coordination::Decentralized;
         // This timeline replaces the scenario's own.
         s.edits.clear();
         s.faults = Vec::from([
             FaultSpec {
-                at: 50,
-                duration: Some(200),
+                at: 30,
+                duration: Some(120),
                 fault: FaultKind::Crash { kind: Some(AgentKind::Vehicle), fraction: 0.2, agents: vec![] },
             },
-            FaultSpec { at: 100, duration: Some(100), fault: FaultKind::Loss { loss: 0.4 } },
+            FaultSpec { at: 60, duration: Some(80), fault: FaultKind::Loss { loss: 0.4 } },
             FaultSpec {
-                at: 120,
+                at: 80,
                 duration: None,
                 fault: FaultKind::Partition { regions: vec![Rect { x0: 0.0, y0: -1e4, x1: 1e4, y1: 1e4 }] },
             },
-            FaultSpec { at: 300, duration: Some(50), fault: FaultKind::Latency { extra_ticks: 2 } },
+            FaultSpec { at: 200, duration: Some(50), fault: FaultKind::Latency { extra_ticks: 2 } },
         ]);
         let path = scratch(&format!("{stem}-faults.ron"));
         std::fs::write(&path, s.to_ron()).expect("write scenario");
