@@ -375,3 +375,40 @@ fn bad_sweep_arguments_are_refused_naming_the_flag() {
         assert!(!out.exists(), "sweep {args:?}: a refused sweep created {}", out.display());
     }
 }
+
+#[test]
+fn truncated_and_mutated_scenarios_never_panic() {
+    // Every prefix of every scenario file (at a stride), and every file with one
+    // character deleted or replaced: loading returns an error (or, rarely, a valid
+    // scenario) with a position inside the text — it never panics.
+    for file in std::fs::read_dir("scenarios").expect("scenarios/").filter_map(|e| e.ok().map(|e| e.path())) {
+        if file.extension().is_none_or(|x| x != "ron") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let lines = text.lines().count() + 1;
+        let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+        let check = |t: &str, what: &str| {
+            if let Err(e) = masim::scenario::load_str(t, "mutant") {
+                for i in e.issues() {
+                    if let Some((l, c)) = i.at {
+                        assert!(l >= 1 && l <= lines && c >= 1, "{what}: position {l}:{c} outside the text: {e}");
+                    }
+                    assert!(!i.message.is_empty(), "{what}: empty message");
+                }
+            }
+        };
+        for &cut in bounds.iter().step_by(11) {
+            check(&text[..cut], &format!("{} cut at byte {cut}", file.display()));
+        }
+        for k in (0..bounds.len() - 1).step_by(17) {
+            let (a, b) = (bounds[k], bounds[k + 1]);
+            let deleted = format!("{}{}", &text[..a], &text[b..]);
+            check(&deleted, &format!("{} without byte {a}", file.display()));
+            for r in ["(", ")", ",", "\"", "x"] {
+                let replaced = format!("{}{r}{}", &text[..a], &text[b..]);
+                check(&replaced, &format!("{} with {r:?} at byte {a}", file.display()));
+            }
+        }
+    }
+}
