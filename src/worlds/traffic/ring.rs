@@ -38,6 +38,9 @@ pub struct RingRoad {
     /// Vehicle entities in driving order.
     pub order: Vec<Entity>,
     snap: Vec<Snap>,
+    /// NaSch: [`RingRoad::xy`] of every cell, computed once (the same numbers, without a
+    /// sine and cosine per vehicle per tick).
+    cell_xy: Vec<(f32, f32, f32)>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -223,6 +226,10 @@ fn spawn(
         CarFollowing::Nasch(p) => ((length_m / p.cell_m).round() as u32, cfg.init.speed_mps.unwrap_or(0.0)),
     };
     ring.cells = cells;
+    ring.cell_xy = match &cfg.model {
+        CarFollowing::Nasch(p) => (0..cells).map(|c| ring.xy(f64::from(c) * p.cell_m)).collect(),
+        CarFollowing::Idm(_) => Vec::new(),
+    };
     ring.order.clear();
     for i in 0..n {
         let id = ids.alloc();
@@ -802,6 +809,9 @@ fn act(
                 c.cell = (c.cell + c.v) % cells.max(1);
                 v.pos = f64::from(c.cell) * p.cell_m;
                 v.speed = f64::from(c.v) * p.cell_m / dt;
+                let (x, y, h) = ring.cell_xy.get(c.cell as usize).copied().unwrap_or_else(|| ring.xy(v.pos));
+                *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
+                return;
             }
             (CarFollowing::Nasch(_), None) => {}
         }
