@@ -58,7 +58,9 @@ pub fn find(text: &str, path: &str) -> Option<(usize, usize)> {
 pub fn path_at(text: &str, offset: usize) -> Option<String> {
     places(text)
         .into_iter()
-        .filter(|p| p.start <= offset && offset <= p.end && !p.path.is_empty())
+        // End exclusive: a position just after a value (a stray `)` or a missing comma)
+        // is not inside it.
+        .filter(|p| p.start <= offset && offset < p.end && !p.path.is_empty())
         .min_by_key(|p| p.end - p.start)
         .map(|p| p.path)
 }
@@ -71,9 +73,8 @@ pub fn token_at(text: &str, offset: usize) -> &str {
     let len = if let Some(inner) = rest.strip_prefix('"') {
         inner.find('"').map_or(rest.len(), |k| k + 2)
     } else {
-        let word = rest
-            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+')))
-            .unwrap_or(rest.len());
+        let word =
+            rest.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+'))).unwrap_or(rest.len());
         if word == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { word }
     };
     let token = &rest[..len];
@@ -141,6 +142,55 @@ pub fn unclosed_suspect(text: &str) -> Option<(char, usize)> {
     }
     let last_open = *stack.last()?;
     Some(suspects.iter().min_by_key(|x| x.0).map_or(last_open, |x| x.1))
+}
+
+/// When some closing bracket has no opener, the closer most likely one too many, as
+/// (bracket, byte offset): the first that closes an opener from a line indented more
+/// than the opener's own (it ends a section early), else the unmatched one itself.
+pub fn stray_closer(text: &str) -> Option<(char, usize)> {
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut early: Option<(char, usize)> = None;
+    let mut unmatched: Option<(char, usize)> = None;
+    loop {
+        s.ws();
+        let Some(c) = s.peek() else { break };
+        match c {
+            b'"' => s.string(),
+            b'r' if matches!(s.b.get(s.i + 1), Some(b'#') | Some(b'"')) => s.raw_string(),
+            b'(' | b'[' | b'{' => {
+                stack.push((c as char, s.i));
+                s.i += 1;
+            }
+            b')' | b']' | b'}' => {
+                let want = match c {
+                    b')' => '(',
+                    b']' => '[',
+                    _ => '{',
+                };
+                match stack.iter().rposition(|e| e.0 == want) {
+                    Some(k) => {
+                        let opener = stack[k];
+                        let (lo, _) = line_col(text, opener.1);
+                        let (lc, _) = line_col(text, s.i);
+                        if early.is_none() && lc > lo && indent(text, s.i) > indent(text, opener.1) {
+                            early = Some((c as char, s.i));
+                        }
+                        stack.truncate(k);
+                    }
+                    None => {
+                        if unmatched.is_none() {
+                            unmatched = Some((c as char, s.i));
+                        }
+                    }
+                }
+                s.i += 1;
+            }
+            _ => s.i += 1,
+        }
+    }
+    unmatched?;
+    early.or(unmatched)
 }
 
 /// Indentation (leading spaces and tabs) of the line holding byte `offset`.

@@ -169,10 +169,9 @@ fn ron_options() -> ron::Options {
 
 /// Parses and validates scenario text; `origin` names it in errors.
 pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    let scn: Scenario = ron_options().from_str(text).map_err(|e| ScenarioError::Invalid {
-        origin: origin.to_string(),
-        issues: vec![parse_issue(text, &e)],
-    })?;
+    let scn: Scenario = ron_options()
+        .from_str(text)
+        .map_err(|e| ScenarioError::Invalid { origin: origin.to_string(), issues: vec![parse_issue(text, &e)] })?;
     let problems = validate::validate(&scn);
     if problems.is_empty() {
         Ok(scn)
@@ -235,6 +234,11 @@ fn parse_issue(text: &str, e: &ron::error::SpannedError) -> Issue {
         E::ExpectedString => format!("expected a text in double quotes, found `{found}`"),
         E::ExpectedBoolean => format!("expected `true` or `false`, found `{found}`"),
         E::Eof => "unexpected end of file".to_string(),
+        E::TrailingCharacters => format!("unexpected `{found}` after the end of the scenario"),
+        E::ExpectedMapColon => format!("expected a `:` after the field name, found `{found}`"),
+        E::ExpectedIdentifier | E::InvalidIdentifier(_) | E::SuggestRawIdentifier(_) => {
+            format!("expected a field name, found `{found}`")
+        }
         E::MissingStructField { field: name, .. } => {
             // ron notices at the closing bracket; point at the section that lacks it.
             let parent = locate::path_at(text, off).unwrap_or_default();
@@ -256,6 +260,12 @@ fn parse_issue(text: &str, e: &ron::error::SpannedError) -> Issue {
         };
         let (l, c) = locate::line_col(text, at);
         message.push_str(&format!(" (the `{open}` at {l}:{c} is never closed: is a `{close}` missing?)"));
+    } else if let Some((close, at)) = locate::stray_closer(text)
+        && !matches!(e.code, E::TrailingCharacters)
+    {
+        // Only the line: on a line with several closers the culprit may be any of them.
+        let (l, _) = locate::line_col(text, at);
+        message.push_str(&format!(" (a `{close}` on line {l} closes a section early: is one too many?)"));
     }
     let field = field.or_else(|| locate::path_at(text, off)).unwrap_or_default();
     Issue { at: Some(locate::line_col(text, off)), field, message }
