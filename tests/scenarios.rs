@@ -256,3 +256,36 @@ fn the_event_log_is_capped_and_the_rest_counted() {
     assert_eq!(suppressed, n - 5);
     assert!(all.starts_with(&capped), "the cap keeps the first events");
 }
+
+#[test]
+#[ignore = "docs/*.md do not yet document the city fields (Grid road, world.city.*); un-ignore when they do"]
+fn every_scenario_field_is_documented() {
+    // Every field name a scenario can hold (its full serialization, defaults included)
+    // appears in code spans of the docs (docs/*.md), where its unit and default are given.
+    let mut words = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir("docs").expect("docs/").filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for (k, span) in text.split('`').enumerate() {
+            if k % 2 == 1 {
+                words.extend(span.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_string));
+            }
+        }
+    }
+    let mut missing = std::collections::BTreeMap::new();
+    for f in scenario_files() {
+        let s = scenario::load_file(&f).expect("loads");
+        let text = s.to_ron();
+        for place in masim::scenario::locate::places(&text) {
+            let Some(last) = place.path.rsplit('.').next() else { continue };
+            let name = last.split('[').next().unwrap_or(last);
+            if !name.is_empty() && !words.contains(name) {
+                missing.entry(name.to_string()).or_insert(place.path.clone());
+            }
+        }
+    }
+    assert!(missing.is_empty(), "scenario fields missing from docs/*.md (name: an example path): {missing:#?}");
+}
