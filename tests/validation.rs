@@ -1,6 +1,7 @@
 //! Validation of the traffic models against published results: the Nagel–Schreckenberg
 //! fundamental diagram (exact for vmax = 1, deterministic for p = 0, the free-flow branch
-//! for vmax = 5), and the IDM ring's equilibrium and linear string stability (Wilson &
+//! for vmax = 5, and tick-by-tick agreement with a plain reference implementation), and
+//! the IDM ring's equilibrium and linear string stability (Wilson &
 //! Ward 2011). docs/models.md explains the tolerances and lists the measured figures.
 
 use std::path::Path;
@@ -146,6 +147,43 @@ fn nasch_vmax5_free_flow_branch() {
     let (j, _) = nasch_flow(&nasch(400, 200, 5, p, 3), 300, 1000);
     eprintln!("vmax=5 p={p} rho=0.5: J={j:.4}");
     assert!(j < 0.5 * 0.9, "J {j}");
+}
+
+#[test]
+fn nasch_matches_a_plain_reference_implementation() {
+    // The NaSch rules written independently as a plain loop (parallel update: all new
+    // speeds from the old positions, then all moves), drawing from the same per-vehicle
+    // streams as masim (`AgentRng` of (seed, "vehicle", id), one `random_bool(p)` per
+    // vehicle per tick). Every vehicle's cell and speed must agree after every tick.
+    use masim::sim::AgentRng;
+    use masim::worlds::traffic::ring::Cell;
+    use rand::RngExt;
+    let (cells, n, vmax, p, seed) = (500u32, 120u32, 5u32, 0.25, 9u64);
+    let mut app = headless_app(&nasch(cells, n, vmax, p, seed), Some(1));
+    let mut pos: Vec<u32> = (0..n).map(|i| i * cells / n).collect();
+    let mut v = vec![0u32; n as usize];
+    let mut rng: Vec<_> = (0..n).map(|i| AgentRng::new(seed, "vehicle", u64::from(i)).0).collect();
+    for tick in 0..300 {
+        let new_v: Vec<u32> = (0..n as usize)
+            .map(|i| {
+                let lead = pos[(i + 1) % n as usize];
+                let gap = (lead + cells - pos[i] - 1) % cells;
+                let s = (v[i] + 1).min(vmax).min(gap);
+                if rng[i].random_bool(p) { s.saturating_sub(1) } else { s }
+            })
+            .collect();
+        v = new_v;
+        for i in 0..n as usize {
+            pos[i] = (pos[i] + v[i]) % cells;
+        }
+        step(&mut app);
+        let w = app.world_mut();
+        let mut q = w.query::<(&masim::sim::Agent, &Cell)>();
+        for (a, c) in q.iter(w) {
+            let i = a.id.0 as usize;
+            assert_eq!((c.cell, c.v), (pos[i], v[i]), "vehicle {i} after tick {tick}");
+        }
+    }
 }
 
 /// Prints the vmax = 5, p = 0.25 fundamental diagram (docs/models.md):
