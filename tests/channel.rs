@@ -722,3 +722,16 @@ fn range_limited_broadcasts_match_brute_force_over_many_agents() {
         assert_eq!(totals(&app).delivered as usize, want.len());
     }
 }
+
+#[test]
+fn latency_fault_adds_its_ticks_on_every_hop() {
+    let spike = FaultSpec { at: 0, duration: None, fault: FaultKind::Latency { extra_ticks: 2 } };
+    let c = ChannelConfig { latency_ticks: 1, cluster_size_m: 100.0, ..cfg(Topology::Hierarchical) };
+    let mut app = world(c, vec![spike], &clusters());
+    script(&mut app).at(1, 1, to(3), 10); // three hops
+    script(&mut app).at(1, 1, to(0), 10); // one hop
+    run(&mut app, 15);
+    let got = received(&app);
+    let delay = |to: u32| got.iter().find(|g| g.to == to).map(|g| g.tick - g.msg.sent);
+    assert_eq!((delay(3), delay(0)), (Some(9), Some(3)));
+}
