@@ -508,3 +508,52 @@ fn a_session_mixing_timeline_and_runtime_crashes_replays_the_same_victims() {
     victims_replay.push(crashed(&mut again));
     assert_eq!(victims_live, victims_replay, "the replay crashed other vehicles");
 }
+
+/// Checks the ring: every vehicle in `RingRoad::order` once, in driving order, no two
+/// in one NaSch cell, no IDM overlap, exactly one lap.
+fn assert_ring_consistent(a: &mut App, what: &str) {
+    let ring = a.world().resource::<masim::worlds::traffic::RingRoad>().clone();
+    let mut q = a.world_mut().query::<(Entity, &Vehicle)>();
+    let mut all: Vec<Entity> = q.iter(a.world()).map(|(e, _)| e).collect();
+    let mut order = ring.order.clone();
+    all.sort();
+    order.sort();
+    assert_eq!(all, order, "{what}: RingRoad::order is not the set of vehicles");
+    if ring.cells > 0 {
+        let (n, cells) = cells_in_order(a);
+        let mut sorted = cells.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), cells.len(), "{what}: two vehicles share a cell");
+        let lap: u64 = (0..cells.len()).map(|k| u64::from((cells[(k + 1) % cells.len()] + n - cells[k]) % n)).sum();
+        assert_eq!(lap, u64::from(n), "{what}: ring order broken");
+    } else {
+        let pos: Vec<f64> = ring.order.iter().map(|e| a.world().get::<Vehicle>(*e).expect("vehicle").pos).collect();
+        let n = pos.len();
+        let lap: f64 = (0..n).map(|k| (pos[(k + 1) % n] - pos[k]).rem_euclid(ring.length)).sum();
+        assert!((lap - ring.length).abs() < 1e-6, "{what}: ring order broken");
+        for k in 0..n {
+            let gap = (pos[(k + 1) % n] - pos[k]).rem_euclid(ring.length);
+            assert!(gap >= 4.5 - 1e-6, "{what}: overlap behind vehicle {}", (k + 1) % n);
+        }
+    }
+}
+
+#[test]
+fn live_vehicle_count_changes_keep_the_ring_consistent() {
+    for (s, up, down) in [(ring(), "30", "12"), (nasch(), "260", "120")] {
+        let mut a = app(&s);
+        run_to(&mut a, 30);
+        for (want, n) in [(up, 60), (down, 60)] {
+            a.world_mut().resource_mut::<runner::LiveScenario>().request("world.vehicles", want).expect("valid edit");
+            let end = tick(&a) + n;
+            while tick(&a) < end {
+                runner::step(&mut a);
+                let what = format!("{} -> {want} vehicles, tick {}", s.name, tick(&a));
+                assert_ring_consistent(&mut a, &what);
+            }
+            let count = a.world_mut().query::<&Vehicle>().iter(a.world()).count();
+            assert_eq!(count.to_string(), want, "{}", s.name);
+        }
+    }
+}
