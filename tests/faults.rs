@@ -557,3 +557,23 @@ fn live_vehicle_count_changes_keep_the_ring_consistent() {
         }
     }
 }
+
+#[test]
+fn no_collisions_under_any_coordination_with_a_lossy_channel() {
+    for base in [ring(), nasch()] {
+        for coord in ["None", "Decentralized", "Centralized", "Hierarchical"] {
+            let s = base
+                .with_set("coordination", coord)
+                .and_then(|s| s.with_set("channel.topology", "AllToAll"))
+                .and_then(|s| s.with_set("channel.loss", "0.3"))
+                .and_then(|s| s.with_set("world.automated", "2"))
+                .expect("valid overrides");
+            let mut a = app(&s);
+            while tick(&a) < 300 {
+                runner::step(&mut a);
+                let what = format!("{} {coord}, tick {}", s.name, tick(&a));
+                assert_ring_consistent(&mut a, &what);
+            }
+        }
+    }
+}
