@@ -684,12 +684,20 @@ fn decide_controllers(
             Some(k) => ((f64::from(pos) / sector_len) as u32).min(sectors as u32 - 1) == k,
             None => true,
         };
-        // Vehicles move between sectors, so a sector only counts recent reports.
+        // Vehicles move between sectors, so a sector only counts recent reports, and
+        // only where each reporting vehicle is now by dead reckoning (reported position
+        // + speed × age): a vehicle that has crossed into the next sector is counted
+        // there, not in both (that over-count lowered the hierarchical target speed).
         let window = if my_sector.is_some() { timeout } else { memory };
+        let dt = clock.dt;
+        let now_at = |r: &(u64, [f32; 4])| {
+            let age = now.saturating_sub(r.0) as f64 * dt;
+            (f64::from(r.1[0]) + f64::from(r.1[1]) * age).rem_euclid(ring.length) as f32
+        };
         let known = st
             .reports
             .iter()
-            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= window && inside(r.1[0])))
+            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= window && inside(now_at(&r))))
             .count();
         let target_from_count = |count: f64, road: f64| -> f64 {
             if count <= 0.0 {
