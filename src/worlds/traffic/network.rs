@@ -198,13 +198,21 @@ pub struct RoutingConfig {
     pub congestion_queue_veh: f64,
     /// Radius of the congestion broadcasts, m.
     pub broadcast_m: f64,
+    /// Ticks between a light's congestion broadcasts.
+    pub broadcast_every_ticks: u64,
     /// Shortest time between two reroutes of one vehicle, s.
     pub min_interval_s: f64,
 }
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        RoutingConfig { reroute: true, congestion_queue_veh: 8.0, broadcast_m: 400.0, min_interval_s: 30.0 }
+        RoutingConfig {
+            reroute: true,
+            congestion_queue_veh: 8.0,
+            broadcast_m: 400.0,
+            broadcast_every_ticks: 10,
+            min_interval_s: 30.0,
+        }
     }
 }
 
@@ -881,6 +889,9 @@ pub fn check(road: &Road, city: &CityConfig, veh_len: f64, s0: f64) -> Problems 
         if !v.is_finite() || v <= 0.0 {
             bad.push((format!("world.city.routing.{name}"), format!("must be greater than 0, got {v}")));
         }
+    }
+    if r.broadcast_every_ticks < 1 {
+        bad.push(("world.city.routing.broadcast_every_ticks".into(), "must be at least 1".into()));
     }
     if !city.gridlock_after_s.is_finite() || city.gridlock_after_s <= 0.0 {
         bad.push((

@@ -671,21 +671,21 @@ pub(crate) fn decide_lights(
                 }
                 Coordination::None => {}
             }
-            if routing.reroute {
-                for &i in &node.ins {
-                    let li = i as usize;
-                    let lanes = f64::from(net.links[li].lanes);
-                    let halted = f64::from(st.link_halted[li]);
-                    if halted / lanes >= routing.congestion_queue_veh {
-                        out.send(
-                            agent.id,
-                            Dest::Near(routing.broadcast_m as f32),
-                            super::city::MSG_CONGESTION,
-                            32,
-                            now,
-                            [i as f32, halted as f32, (halted / lanes * 2.0) as f32, 0.0],
-                        );
-                    }
+        }
+        if routing.reroute && now.is_multiple_of(routing.broadcast_every_ticks.max(1)) {
+            for &i in &node.ins {
+                let li = i as usize;
+                let lanes = f64::from(net.links[li].lanes);
+                let halted = f64::from(st.link_halted[li]);
+                if halted / lanes >= routing.congestion_queue_veh {
+                    out.send(
+                        agent.id,
+                        Dest::Near(routing.broadcast_m as f32),
+                        super::city::MSG_CONGESTION,
+                        32,
+                        now,
+                        [i as f32, halted as f32, (halted / lanes * 2.0) as f32, 0.0],
+                    );
                 }
             }
         }
