@@ -258,7 +258,6 @@ fn the_event_log_is_capped_and_the_rest_counted() {
 }
 
 #[test]
-#[ignore = "docs/*.md do not yet document the city fields (Grid road, world.city.*); un-ignore when they do"]
 fn every_scenario_field_is_documented() {
     // Every field name a scenario can hold (its full serialization, defaults included)
     // appears in code spans of the docs (docs/*.md), where its unit and default are given.
