@@ -577,3 +577,33 @@ fn no_collisions_under_any_coordination_with_a_lossy_channel() {
         }
     }
 }
+
+#[test]
+fn the_trace_marks_crashed_agents() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults-trace");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let mut s = ring();
+    s.ticks = 200;
+    s.output.trace_every = 10;
+    s.faults = vec![FaultSpec { at: 50, duration: Some(100), fault: crash(None, 0.0, vec![2, 9]) }];
+    let file = dir.join("crash.ron");
+    std::fs::write(&file, s.to_ron()).expect("write");
+    let out = dir.join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_masim"))
+        .arg("run")
+        .arg(&file)
+        .args(["--trace", "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .expect("binary runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let trace = std::fs::read_to_string(out.join("agents.csv")).expect("agents.csv");
+    for line in trace.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (t, id, state): (u64, u32, &str) = (f[0].parse().expect("tick"), f[1].parse().expect("id"), f[6]);
+        // Snapshots are taken after `t` ticks: ticks 50..150 ran with 2 and 9 crashed.
+        let down = (id == 2 || id == 9) && (51..=150).contains(&t);
+        assert_eq!(state == "crashed", down, "tick {t} agent {id}: state {state}");
+    }
+}
