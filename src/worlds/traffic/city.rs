@@ -743,8 +743,7 @@ fn resolve(
     let v_free = |speed: f64| speed.min(p.v0);
     // 1. Transfers across lane ends.
     for lane in 0..net.lanes.len() {
-        loop {
-            let Some(&h) = st.occupants[lane].front() else { break };
+        while let Some(&h) = st.occupants[lane].front() {
             let e = st.fleet[h as usize];
             let Ok((mut car, mut pose, mut dec, mut arng)) = cars.get_mut(e) else { break };
             let geo = &net.lanes[lane];

@@ -520,6 +520,8 @@ fn node_path(road: &Road, k: usize) -> String {
     }
 }
 
+// Node k's movements and stages are built from the links while `nodes[k]` is written.
+#[allow(clippy::needless_range_loop)]
 fn assemble(raw: Raw, city: &CityConfig, veh_len: f64, s0: f64) -> Network {
     let mut nodes: Vec<Node> = raw
         .nodes

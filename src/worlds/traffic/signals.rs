@@ -474,16 +474,14 @@ pub(crate) fn decide_lights(
                         e.2 = m.sent;
                     }
                 }
-                MSG_PLAN => {
-                    if l.plan.is_none_or(|p| m.sent >= p.tick) {
-                        l.plan = Some(Plan {
-                            cycle: f64::from(m.payload[0]),
-                            offset: f64::from(m.payload[1]),
-                            dir: (m.payload[2] as u32).min(3),
-                            share: f64::from(m.payload[3]),
-                            tick: m.sent,
-                        });
-                    }
+                MSG_PLAN if l.plan.is_none_or(|p| m.sent >= p.tick) => {
+                    l.plan = Some(Plan {
+                        cycle: f64::from(m.payload[0]),
+                        offset: f64::from(m.payload[1]),
+                        dir: (m.payload[2] as u32).min(3),
+                        share: f64::from(m.payload[3]),
+                        tick: m.sent,
+                    });
                 }
                 _ => {}
             }
@@ -757,8 +755,8 @@ pub(crate) fn decide_controllers(
         for r in c.reports.iter().flatten() {
             if fresh(r.0) {
                 heard += 1;
-                for k in 0..4 {
-                    totals[k] += r.1[k];
+                for (t, x) in totals.iter_mut().zip(r.1) {
+                    *t += x;
                 }
             }
         }
@@ -801,8 +799,8 @@ pub(crate) fn decide_controllers(
                 for s in c.summaries.iter().flatten() {
                     if fresh(s.0) {
                         any = true;
-                        for k in 0..4 {
-                            t[k] += s.1[k];
+                        for (t, x) in t.iter_mut().zip(s.1) {
+                            *t += x;
                         }
                     }
                 }
