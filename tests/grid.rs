@@ -374,3 +374,61 @@ fn bad_networks_are_refused_with_field_paths() {
     let e = scenario::load_str(net, "net").expect_err("no way out of b");
     assert!(e.to_string().contains("world.city.demand[0].from"), "{e}");
 }
+
+#[test]
+fn vehicles_reroute_around_congestion_they_hear_of() {
+    // A 2 x 2 grid, trips from w0 to e0: the shortest path runs along row 0. The light at
+    // r0c1 warns (through the channel, every 5 s) that r0c0->r0c1 is congested; vehicles
+    // that hear it before reaching r0c0 take row 1 instead.
+    let text = r#"(
+  name: "reroute", seed: 2, ticks: 1200, dt: 0.5, coordination: None,
+  channel: (topology: AllToAll),
+  world: Traffic((
+    road: Grid(rows: 2, cols: 2, block_m: 150.0),
+    vehicles: 200,
+    model: Idm((v0: 15.0, time_headway: 1.0, s0: 2.0, a: 1.5, b: 2.0, length: 4.5)),
+    controller: (sectors: 1),
+    city: (
+      demand: Od([(from: "w0", to: "e0", rate_veh_per_h: 400.0)]),
+      routing: (reroute: true, congestion_queue_veh: 1000.0, min_interval_s: 10.0),
+    ),
+  )),
+)"#;
+    let run = |reroute: &str| {
+        let s = scenario::load_str(text, "reroute").expect("loads").with_set("world.city.routing.reroute", reroute);
+        let s = s.unwrap_or_else(|i| panic!("{}", i.message));
+        let mut app = headless_app(&s, Some(1));
+        let (row0, row1, light) = {
+            let w = app.world_mut();
+            let map = w.resource::<CityMap>().0.clone();
+            let link = |name: &str| (0..map.links.len() as u32).find(|&l| map.link_name(l) == name).expect("link");
+            let node = map.node("r0c1").expect("node");
+            let light = w.resource::<CityState>().light_of_node[node as usize].expect("a light");
+            let e = w.query::<(bevy::prelude::Entity, &Agent)>().iter(w).find(|(_, a)| a.id == light).expect("agent").0;
+            (link("r0c0->r0c1"), link("r1c0->r1c1"), e)
+        };
+        let mut on_row1 = 0u64;
+        for t in 0..s.ticks {
+            if t >= 200 && t % 10 == 0 {
+                let mut out = app.world_mut().get_mut::<masim::sim::Outbox>(light).expect("outbox");
+                out.send(
+                    masim::sim::AgentId(0),
+                    masim::sim::Dest::Near(400.0),
+                    masim::worlds::traffic::city::MSG_CONGESTION,
+                    32,
+                    t,
+                    [row0 as f32, 30.0, 300.0, 0.0],
+                );
+            }
+            runner::step(&mut app);
+            on_row1 += u64::from(app.world().resource::<CityState>().link_count[row1 as usize]);
+        }
+        (metric(&app, "reroutes"), on_row1, metric(&app, "trips_completed"))
+    };
+    let (reroutes, row1, done) = run("true");
+    assert!(reroutes > 5.0, "only {reroutes} reroutes");
+    assert!(row1 > 0, "no vehicle took the other row");
+    assert!(done > 0.0);
+    let (none, row1_off, _) = run("false");
+    assert_eq!((none, row1_off), (0.0, 0), "without rerouting everyone keeps the shortest path");
+}
