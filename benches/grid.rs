@@ -35,6 +35,17 @@ fn grid(n: u32, side: u32, lanes: u32, coordination: &str) -> Scenario {
     ])
 }
 
+/// CPU seconds this process has used (all threads), from /proc/self/stat; NaN elsewhere.
+fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // Fields after the command name (which is in parentheses): utime and stime are the
+    // 12th and 13th, in clock ticks of 1/100 s.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (field(11) + field(12)) / 100.0
+}
+
 fn metric(m: &Metrics, name: &str) -> f64 {
     m.index(name).map_or(f64::NAN, |i| m.current()[i])
 }
@@ -44,9 +55,9 @@ fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     println!("## City grid: fleet on the road, 200 m blocks, demand above capacity\n");
     println!(
-        "| vehicles (fleet) | grid | lanes | coordination | in network (mean) | warm-up ticks | measured ticks | ticks/s | vehicle-updates/s | msgs sent/tick | msgs delivered/tick |"
+        "| vehicles (fleet) | grid | lanes | coordination | in network (mean) | warm-up ticks | measured ticks | ticks/s | vehicle-updates/s | CPU µs per vehicle-update | msgs sent/tick | msgs delivered/tick |"
     );
-    println!("|---:|:---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|:---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (n, side, lanes, warm, ticks) in [(1_000u32, 6u32, 1u32, 1200u64, 2000u64), (10_000, 20, 2, 1600, 400)] {
         for coordination in ["None", "Decentralized"] {
             let label = format!("{n}-{coordination}");
@@ -60,6 +71,7 @@ fn main() {
             }
             let (mut inside, mut sent, mut delivered) = (0.0, 0.0, 0.0);
             let t0 = Instant::now();
+            let c0 = cpu_s();
             for _ in 0..ticks {
                 step(&mut app);
                 let m = app.world().resource::<Metrics>();
@@ -68,12 +80,14 @@ fn main() {
                 delivered += metric(m, "msgs_delivered");
             }
             let wall = t0.elapsed().as_secs_f64();
+            let cpu = cpu_s() - c0;
             let k = ticks as f64;
             let tps = k / wall;
             println!(
-                "| {n} | {side}×{side} | {lanes} | {coordination} | {:.0} | {warm} | {ticks} | {tps:.0} | {:.3e} | {:.0} | {:.0} |",
+                "| {n} | {side}×{side} | {lanes} | {coordination} | {:.0} | {warm} | {ticks} | {tps:.0} | {:.3e} | {:.2} | {:.0} | {:.0} |",
                 inside / k,
                 inside / k * tps,
+                cpu / inside * 1e6,
                 sent / k,
                 delivered / k
             );
