@@ -432,3 +432,24 @@ fn vehicles_reroute_around_congestion_they_hear_of() {
     let (none, row1_off, _) = run("false");
     assert_eq!((none, row1_off), (0.0, 0), "without rerouting everyone keeps the shortest path");
 }
+
+#[test]
+fn reset_inside_a_running_app_equals_a_fresh_app() {
+    let s = set(file("scenarios/traffic_grid.ron"), &[("coordination", "Hierarchical"), ("output.record_every", "5")]);
+    let rows = |app: &bevy::prelude::App| app.world().resource::<Metrics>().rows().to_vec();
+    let mut fresh = headless_app(&s, Some(1));
+    for _ in 0..400 {
+        runner::step(&mut fresh);
+    }
+    let other_scn = set(s.clone(), &[("seed", "99"), ("world.city.demand.default_rate_veh_per_h", "300")]);
+    let mut other = headless_app(&other_scn, Some(1));
+    for _ in 0..250 {
+        runner::step(&mut other);
+    }
+    runner::reset(other.world_mut(), &s);
+    for _ in 0..400 {
+        runner::step(&mut other);
+    }
+    assert_eq!(rows(&fresh), rows(&other));
+    assert!(metric(&fresh, "trips_completed") > 0.0);
+}
