@@ -307,7 +307,7 @@ fn spawn(
         if n.signal {
             let id = ids.alloc();
             st.light_of_node[k] = Some(id);
-            commands.spawn(signals::light_bundle(id, k as u32, net, &cfg.city.signals, clock.tick));
+            commands.spawn(signals::light_bundle(id, k as u32, net, clock.tick));
         }
     }
     // The fleet is spawned by spawn_controllers after the controllers, so ids stay in

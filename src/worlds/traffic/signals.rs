@@ -162,7 +162,7 @@ fn proj(dir: u32, x: f64, y: f64) -> f64 {
 }
 
 /// A light agent for node `node`.
-pub fn light_bundle(id: AgentId, node: u32, net: &Network, sig: &SignalConfig, tick: u64) -> impl Bundle {
+pub fn light_bundle(id: AgentId, node: u32, net: &Network, tick: u64) -> impl Bundle {
     let n = &net.nodes[node as usize];
     let mut dir_stage = [0u32; 4];
     for (d, ds) in dir_stage.iter_mut().enumerate() {
@@ -180,7 +180,6 @@ pub fn light_bundle(id: AgentId, node: u32, net: &Network, sig: &SignalConfig, t
         .filter(|&&l| net.nodes[net.links[l as usize].to as usize].signal)
         .map(|&l| (l, 0.0, tick))
         .collect();
-    let _ = sig;
     (
         Agent { id, kind: AgentKind::TrafficLight },
         Pose { x: n.x as f32, y: n.y as f32, heading: 0.0, speed: 0.0 },
@@ -369,7 +368,8 @@ pub(crate) fn perceive_lights(
             l.approach[dir_of(net.links[li].heading)] += st.link_count[li] as f32;
             l.halted += st.link_halted[li];
         }
-        *p = Perception { tick: clock.tick, target: None, distance_m: 0.0, target_speed_mps: l.halted as f32 };
+        // What a light senses lives in `Light`; the shared component records when.
+        *p = Perception { tick: clock.tick, ..Default::default() };
     }
 }
 
@@ -603,7 +603,6 @@ pub(crate) fn decide_lights(
             }
         };
         // The change interval.
-        let mut changed = false;
         match l.state {
             LightState::Green => {
                 if desired != l.stage && (elapsed >= sig.min_green_s || control != l.control) {
@@ -611,14 +610,12 @@ pub(crate) fn decide_lights(
                     l.state = LightState::Yellow;
                     l.since = now;
                     l.switches += 1;
-                    changed = true;
                 }
             }
             LightState::Yellow => {
                 if elapsed + 1e-9 >= sig.yellow_s {
                     l.state = LightState::AllRed;
                     l.since = now;
-                    changed = true;
                 }
             }
             LightState::AllRed => {
@@ -627,11 +624,9 @@ pub(crate) fn decide_lights(
                     l.state = LightState::Green;
                     l.since = now;
                     l.last_demand = now;
-                    changed = true;
                 }
             }
         }
-        let _ = changed;
         let action = match l.state {
             LightState::Green => "green",
             LightState::Yellow => "yellow",
@@ -714,9 +709,6 @@ pub(crate) fn decide_controllers(
     let net = &map.0;
     let now = clock.tick;
     let timeout = (sig.contact_timeout_s / clock.dt).ceil() as u64;
-    if !now.is_multiple_of(sig.report_every_ticks.max(1)) {
-        // Still read the inbox every tick.
-    }
     let send_now = now.is_multiple_of(sig.report_every_ticks.max(1));
     let v = sig.progression_mps.unwrap_or_else(|| {
         let p = super::city::idm(cfg);
