@@ -558,14 +558,16 @@ pub(crate) fn decide_lights(
                     // bound for j less the vehicles on j spread over j's own movements;
                     // the stage with the largest total weight gets the green. Links
                     // store finitely many vehicles (Varaiya's queues are unbounded), so
-                    // a movement into a full link weighs nothing: serving it moves no
-                    // one (the capacity-aware variant of Gregoire et al. 2015).
+                    // a movement into a full link does not count: serving it moves no
+                    // one (in the spirit of the capacity-aware variant of Gregoire et
+                    // al. 2015).
                     // The upstream count of a movement is what the stage would serve
                     // (see `Light::served`), so a blocked shared lane adds no pressure.
                     let pressure = |s: usize| -> f64 {
-                        l.served(&node.stages[s])
+                        let weights: Vec<f64> = l
+                            .served(&node.stages[s])
                             .iter()
-                            .map(|&(m, up, _)| {
+                            .filter_map(|&(m, up, _)| {
                                 let mv = &net.movements[m as usize];
                                 let up = f64::from(up);
                                 let down = l.neighbours.iter().find(|e| e.0 == mv.to).map_or(0.0, |e| f64::from(e.1));
@@ -574,7 +576,7 @@ pub(crate) fn decide_lights(
                                     .map(|k| net.lanes[k as usize].capacity)
                                     .sum();
                                 if down >= f64::from(storage) - 0.5 {
-                                    return 0.0;
+                                    return None;
                                 }
                                 let outs = net.nodes[net.links[mv.to as usize].to as usize]
                                     .movements
@@ -582,9 +584,14 @@ pub(crate) fn decide_lights(
                                     .filter(|&&k| net.movements[k as usize].from == mv.to)
                                     .count()
                                     .max(1) as f64;
-                                up - down / outs
+                                Some(up - down / outs)
                             })
-                            .sum()
+                            .collect();
+                        // A stage that can move nobody ranks below every stage that can
+                        // move someone, even at a negative pressure; otherwise a light
+                        // whose every green exit is full would hold that green forever
+                        // while its red approaches have room.
+                        if weights.is_empty() { f64::NEG_INFINITY } else { weights.iter().sum() }
                     };
                     let ps: Vec<f64> = (0..ns).map(pressure).collect();
                     l.pressure = ps.iter().map(|&p| p as f32).collect();
