@@ -1,0 +1,253 @@
+//! Builds a simulation app from a scenario (headless or inside the desktop app), applies
+//! live edits, runs to completion, and writes the outputs.
+
+pub mod output;
+
+use std::time::Instant;
+
+use bevy::app::{PluginsState, TaskPoolOptions, TaskPoolPlugin};
+use bevy::prelude::*;
+use serde_json::json;
+
+use crate::scenario::{Edit, Scenario, WorldConfig};
+use crate::sim::{self, Channel, CoordinationRes, EventLog, Faults, Phase, SimPlugin, SimSettings, SimTick};
+use crate::worlds::traffic::{TrafficPlugin, ring::TrafficParams};
+
+/// The scenario in force, edits waiting to apply, and the edits applied so far (the
+/// session record that "export session" writes and `masim run` replays).
+#[derive(Resource, Debug, Clone)]
+pub struct LiveScenario {
+    /// The scenario as loaded (start of the session).
+    pub initial: Scenario,
+    /// The scenario with every applied edit.
+    pub current: Scenario,
+    scheduled: Vec<Edit>,
+    requests: Vec<(String, String)>,
+    /// Every edit applied, with its tick.
+    pub applied: Vec<Edit>,
+}
+
+impl LiveScenario {
+    fn new(s: &Scenario) -> Self {
+        let mut scheduled = s.edits.clone();
+        scheduled.sort_by_key(|e| e.at);
+        let mut current = s.clone();
+        current.edits.clear();
+        LiveScenario { initial: s.clone(), current, scheduled, requests: Vec::new(), applied: Vec::new() }
+    }
+
+    /// Checks an edit against the scenario in force without applying it.
+    pub fn check(&self, path: &str, value: &str) -> Result<(), String> {
+        let next = self.current.with_set(path, value).map_err(|i| format!("{}: {}", i.field, i.message))?;
+        crate::scenario::live_editable(&self.current, &next)
+    }
+
+    /// Asks for an edit at the next tick; it is checked first.
+    pub fn request(&mut self, path: &str, value: &str) -> Result<(), String> {
+        self.check(path, value)?;
+        self.requests.push((path.to_string(), value.to_string()));
+        Ok(())
+    }
+
+    /// The session so far as a scenario that `masim run` replays: the initial scenario
+    /// with every applied edit and every fault as it actually happened.
+    pub fn session(&self, faults: &Faults) -> Scenario {
+        let mut s = self.initial.clone();
+        s.edits = self.applied.clone();
+        let mut timeline: Vec<sim::FaultSpec> = faults
+            .history
+            .iter()
+            .map(|(_, spec, ended)| {
+                let mut f = spec.clone();
+                if let Some(e) = ended {
+                    f.duration = Some(e - f.at);
+                }
+                f
+            })
+            .collect();
+        timeline.extend(faults.scheduled().cloned());
+        s.faults = timeline;
+        s
+    }
+}
+
+fn apply_edits(
+    clock: Res<sim::SimClock>,
+    mut live: ResMut<LiveScenario>,
+    mut channel: ResMut<Channel>,
+    mut coord: ResMut<CoordinationRes>,
+    mut traffic: ResMut<TrafficParams>,
+    mut log: ResMut<EventLog>,
+) {
+    let now = clock.tick;
+    let mut todo: Vec<(String, String)> = Vec::new();
+    while live.scheduled.first().is_some_and(|e| e.at <= now) {
+        let e = live.scheduled.remove(0);
+        todo.push((e.set, e.value));
+    }
+    todo.append(&mut live.requests);
+    if todo.is_empty() {
+        return;
+    }
+    for (path, value) in todo {
+        let next = match live.current.with_set(&path, &value) {
+            Ok(n) => n,
+            Err(i) => {
+                log.push(
+                    now,
+                    "edit_rejected",
+                    None,
+                    [("set", json!(path)), ("value", json!(value)), ("error", json!(i.message))],
+                );
+                continue;
+            }
+        };
+        live.current = next;
+        live.applied.push(Edit { at: now, set: path.clone(), value: value.clone() });
+        log.push(now, "edit", None, [("set", json!(path)), ("value", json!(value))]);
+    }
+    let s = &live.current;
+    if channel.config != s.channel {
+        channel.config = s.channel.clone();
+    }
+    coord.0 = s.coordination;
+    let WorldConfig::Traffic(t) = &s.world;
+    if traffic.0 != *t {
+        traffic.0 = t.clone();
+    }
+}
+
+/// Adds the whole simulation for `scenario` to an app: the core, its world, and live
+/// edits. The desktop app calls this too.
+pub fn add_simulation(app: &mut App, scenario: &Scenario) {
+    app.add_plugins(SimPlugin(SimSettings {
+        seed: scenario.seed,
+        dt: scenario.dt,
+        ticks: scenario.ticks,
+        record_every: scenario.output.record_every,
+        max_events: scenario.output.max_events,
+        channel: scenario.channel.clone(),
+        coordination: scenario.coordination,
+        faults: scenario.faults.clone(),
+    }));
+    match &scenario.world {
+        WorldConfig::Traffic(t) => {
+            app.add_plugins(TrafficPlugin(t.clone()));
+        }
+    }
+    app.insert_resource(LiveScenario::new(scenario));
+    app.add_systems(SimTick, apply_edits.in_set(Phase::Inject).before(sim::faults::apply_faults));
+}
+
+/// A headless app for `scenario`: no window, no renderer, no wall clock. `threads` sets
+/// the worker count (the first app of a process fixes it for the process).
+pub fn headless_app(scenario: &Scenario, threads: Option<usize>) -> App {
+    let mut app = App::new();
+    let options = match threads {
+        Some(n) => TaskPoolOptions::with_num_threads(n.max(1)),
+        None => TaskPoolOptions::default(),
+    };
+    app.add_plugins(TaskPoolPlugin { task_pool_options: options });
+    add_simulation(&mut app, scenario);
+    while app.plugins_state() == PluginsState::Adding {
+        bevy::tasks::tick_global_task_pools_on_main_thread();
+    }
+    app.finish();
+    app.cleanup();
+    app.world_mut().run_schedule(Startup);
+    app
+}
+
+/// Runs one tick of a built app.
+pub fn step(app: &mut App) {
+    sim::step(app.world_mut());
+}
+
+/// Measured cost of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub wall_s: f64,
+    pub ticks: u64,
+}
+
+impl Timing {
+    /// Ticks per wall-clock second.
+    pub fn ticks_per_s(&self) -> f64 {
+        if self.wall_s > 0.0 { self.ticks as f64 / self.wall_s } else { 0.0 }
+    }
+}
+
+/// Runs `app` for `ticks` ticks, calling `each` after every tick (for traces and progress).
+pub fn run_ticks(app: &mut App, ticks: u64, mut each: impl FnMut(&mut World)) -> Timing {
+    let t0 = Instant::now();
+    for _ in 0..ticks {
+        step(app);
+        each(app.world_mut());
+    }
+    Timing { wall_s: t0.elapsed().as_secs_f64(), ticks }
+}
+
+/// What a finished run leaves behind in memory besides its files.
+pub struct RunOutcome {
+    pub timing: Timing,
+    /// Column names and the recorded rows of metrics.csv.
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<f64>>,
+}
+
+/// Why a run to a folder failed.
+#[derive(Debug)]
+pub enum RunError {
+    /// Writing an output failed.
+    Io(std::path::PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+/// Runs `scn` headless for its `ticks` and writes metrics.csv, events.jsonl,
+/// summary.json (and agents.csv when `trace`) into `dir`, which must exist.
+/// `progress` is called with the number of ticks done.
+pub fn run_to_dir(
+    scn: &Scenario,
+    dir: &std::path::Path,
+    trace: bool,
+    threads: usize,
+    mut progress: impl FnMut(u64),
+) -> Result<RunOutcome, RunError> {
+    let io = |e: std::io::Error| RunError::Io(dir.to_path_buf(), e);
+    let mut app = headless_app(scn, Some(threads));
+    let mut tracer =
+        if trace { Some(output::TraceWriter::create(dir, scn.output.trace_every).map_err(io)?) } else { None };
+    let mut done = 0u64;
+    let mut trace_err = None;
+    let timing = run_ticks(&mut app, scn.ticks, |world| {
+        done += 1;
+        if let Some(t) = tracer.as_mut()
+            && trace_err.is_none()
+            && let Err(e) = t.snapshot(world, done)
+        {
+            trace_err = Some(e);
+        }
+        progress(done);
+    });
+    if let Some(e) = trace_err {
+        return Err(io(e));
+    }
+    let world = app.world();
+    output::write_atomic(dir, "metrics.csv", output::metrics_csv(world.resource()).as_bytes()).map_err(io)?;
+    output::write_atomic(dir, "events.jsonl", output::events_jsonl(world.resource()).as_bytes()).map_err(io)?;
+    if let Some(t) = tracer {
+        t.finish().map_err(io)?;
+    }
+    let summary = output::summary(world, scn, timing, threads);
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    output::write_atomic(dir, "summary.json", text.as_bytes()).map_err(io)?;
+    let m = world.resource::<sim::Metrics>();
+    Ok(RunOutcome { timing, columns: m.columns().to_vec(), rows: m.rows().to_vec() })
+}

@@ -1,0 +1,246 @@
+//! Output files of a headless run — metrics.csv, summary.json, events.jsonl and, with
+//! tracing, agents.csv — each written to a temporary file and renamed into place, so a
+//! crash or a full disk never leaves a half-written result behind.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use bevy::prelude::*;
+use serde_json::{Map, Value, json};
+
+use super::Timing;
+use crate::scenario::Scenario;
+use crate::sim::{Agent, Channel, Crashed, Decision, EventLog, Metrics, Pose};
+
+/// The files a run writes.
+pub const OUTPUT_FILES: [&str; 4] = ["metrics.csv", "summary.json", "events.jsonl", "agents.csv"];
+
+/// Why the output folder cannot be used.
+#[derive(Debug)]
+pub enum OutDirError {
+    /// It already holds results and `--force` was not given.
+    HasResults(PathBuf, String),
+    /// It cannot be created or is not a folder.
+    Io(PathBuf, String),
+}
+
+impl std::fmt::Display for OutDirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutDirError::HasResults(p, file) => {
+                write!(
+                    f,
+                    "{}: already holds results ({file}); pass --force to overwrite or choose another --out",
+                    p.display()
+                )
+            }
+            OutDirError::Io(p, m) => write!(f, "{}: {m}", p.display()),
+        }
+    }
+}
+
+/// Creates the output folder, refusing one that holds results unless `force`.
+pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutDirError::Io(dir.to_path_buf(), "exists and is not a folder".into()));
+    }
+    if !force {
+        for f in OUTPUT_FILES {
+            if dir.join(f).exists() {
+                return Err(OutDirError::HasResults(dir.to_path_buf(), f.to_string()));
+            }
+        }
+    }
+    fs::create_dir_all(dir).map_err(|e| OutDirError::Io(dir.to_path_buf(), format!("cannot create: {e}")))
+}
+
+/// A file written under a temporary name and renamed into place on [`AtomicFile::commit`].
+pub struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    w: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `dir/name`.
+    pub fn create(dir: &Path, name: &str) -> std::io::Result<Self> {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let w = BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
+        Ok(AtomicFile { tmp, dest: dir.join(name), w: Some(w) })
+    }
+
+    /// The writer.
+    pub fn w(&mut self) -> &mut BufWriter<File> {
+        self.w.as_mut().expect("AtomicFile used after commit")
+    }
+
+    /// Flushes, syncs and renames into place.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        if let Some(w) = self.w.take() {
+            let f = w.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            fs::rename(&self.tmp, &self.dest)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        // A file never committed (or whose commit failed) leaves no temporary behind.
+        if self.tmp.exists() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes a whole file atomically.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = AtomicFile::create(dir, name)?;
+    f.w().write_all(bytes)?;
+    f.commit()
+}
+
+/// Formats a number for CSV so that equal values always print the same: whole numbers
+/// without a fraction, others in the shortest form that reads back exactly (scientific
+/// notation for very small or large magnitudes).
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        String::new()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// metrics.csv as text.
+pub fn metrics_csv(m: &Metrics) -> String {
+    let mut s = m.columns().join(",");
+    s.push('\n');
+    for row in m.rows() {
+        let cells: Vec<String> = row.iter().map(|v| num(*v)).collect();
+        s.push_str(&cells.join(","));
+        s.push('\n');
+    }
+    s
+}
+
+/// events.jsonl as text.
+pub fn events_jsonl(log: &EventLog) -> String {
+    let mut s = String::new();
+    for e in log.events() {
+        s.push_str(&serde_json::to_string(e).unwrap_or_default());
+        s.push('\n');
+    }
+    s
+}
+
+fn jnum(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+/// summary.json as a value. Everything but `timing` is deterministic.
+pub fn summary(world: &World, scn: &Scenario, timing: Timing, threads: usize) -> Value {
+    let m = world.resource::<Metrics>();
+    let ch = world.resource::<Channel>();
+    let log = world.resource::<EventLog>();
+    let mut last = Map::new();
+    let mut agg = Map::new();
+    for (i, c) in m.columns().iter().enumerate() {
+        if let Some(r) = m.rows().last() {
+            last.insert(c.to_string(), jnum(r[i]));
+        }
+        if m.rows().is_empty() || matches!(*c, "tick" | "time_s") {
+            continue;
+        }
+        let vals: Vec<f64> = m.rows().iter().map(|r| r[i]).collect();
+        let n = vals.len() as f64;
+        let mean = vals.iter().sum::<f64>() / n;
+        let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        agg.insert(c.to_string(), json!({"mean": jnum(mean), "min": jnum(min), "max": jnum(max)}));
+    }
+    let t = ch.totals;
+    let counts: Map<String, Value> = log.counts().into_iter().map(|(k, n)| (k.to_string(), json!(n))).collect();
+    json!({
+        "scenario": scn.name,
+        "description": scn.description,
+        "seed": scn.seed,
+        "ticks": timing.ticks,
+        "dt": scn.dt,
+        "simulated_s": jnum(timing.ticks as f64 * scn.dt),
+        "masim_version": env!("CARGO_PKG_VERSION"),
+        "coordination": format!("{:?}", scn.coordination),
+        "topology": format!("{:?}", scn.channel.topology),
+        "final": Value::Object(last),
+        "aggregate": Value::Object(agg),
+        "channel_totals": {
+            "msgs_sent": t.sent,
+            "msgs_delivered": t.delivered,
+            "msgs_dropped_loss": t.dropped_loss,
+            "msgs_dropped_bandwidth": t.dropped_bandwidth,
+            "msgs_dropped_range": t.dropped_range,
+            "bytes_sent": t.bytes,
+            "msgs_relayed": t.relayed,
+            "mean_latency_ticks": jnum(t.mean_latency()),
+        },
+        "events": Value::Object(counts),
+        "events_suppressed": log.suppressed(),
+        "timing": {
+            "wall_s": jnum(timing.wall_s),
+            "ticks_per_s": jnum(timing.ticks_per_s()),
+            "threads": threads,
+        },
+    })
+}
+
+/// Streams agents.csv snapshots.
+pub struct TraceWriter {
+    file: AtomicFile,
+    every: u64,
+    rows: Vec<(u32, String)>,
+}
+
+impl TraceWriter {
+    /// Opens `dir/agents.csv` (temporary until [`TraceWriter::finish`]).
+    pub fn create(dir: &Path, every: u64) -> std::io::Result<Self> {
+        let mut file = AtomicFile::create(dir, "agents.csv")?;
+        writeln!(file.w(), "tick,agent,kind,x,y,speed,state")?;
+        Ok(TraceWriter { file, every: every.max(1), rows: Vec::new() })
+    }
+
+    /// Writes a snapshot if this tick is due. `done` is the number of ticks completed.
+    pub fn snapshot(&mut self, world: &mut World, done: u64) -> std::io::Result<()> {
+        if done % self.every != 0 {
+            return Ok(());
+        }
+        let mut q = world.query::<(&Agent, &Pose, &Decision, Has<Crashed>)>();
+        self.rows.clear();
+        for (a, p, d, crashed) in q.iter(world) {
+            let state = if crashed { "crashed" } else { d.action };
+            self.rows.push((
+                a.id.0,
+                format!(
+                    "{done},{},{},{},{},{},{state}",
+                    a.id.0,
+                    a.kind.name(),
+                    num(f64::from(p.x)),
+                    num(f64::from(p.y)),
+                    num(f64::from(p.speed))
+                ),
+            ));
+        }
+        self.rows.sort_by_key(|r| r.0);
+        for (_, line) in &self.rows {
+            writeln!(self.file.w(), "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// Renames into place.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.file.commit()
+    }
+}

@@ -1,0 +1,277 @@
+//! Finds where each field of a RON text sits (line:column), so that errors found after
+//! parsing — out-of-range values, impossible combinations — can point at the right place,
+//! and parse errors can name the field they occurred in. A tolerant scanner: it never
+//! fails, it just records what it could read.
+
+/// One value's place: its dotted path (`channel.loss`, `faults[1].at`) and byte span.
+#[derive(Clone, Debug)]
+pub struct Place {
+    pub path: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Every value's place in `text`. Enum variant names, `Some(..)` and single-value
+/// wrappers are transparent: `world: Traffic((vehicles: 3))` gives `world.vehicles`.
+pub fn places(text: &str) -> Vec<Place> {
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    s.value(String::new());
+    s.out
+}
+
+/// Line and column (1-based, columns in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let upto = &text[..offset.min(text.len())];
+    let line = upto.matches('\n').count() + 1;
+    let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Byte offset of a 1-based line:column.
+pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
+    let mut off = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return off + l.char_indices().nth(col.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
+        }
+        off += l.len();
+    }
+    text.len()
+}
+
+/// Where `path` is, or where its nearest recorded ancestor is.
+pub fn find(text: &str, path: &str) -> Option<(usize, usize)> {
+    let ps = places(text);
+    let mut p = path.to_string();
+    loop {
+        if let Some(pl) = ps.iter().find(|x| x.path == p) {
+            return Some(line_col(text, pl.start));
+        }
+        match p.rfind(['.', '[']) {
+            Some(k) => p.truncate(k),
+            None => return None,
+        }
+    }
+}
+
+/// The innermost field whose value spans `offset`.
+pub fn path_at(text: &str, offset: usize) -> Option<String> {
+    places(text)
+        .into_iter()
+        .filter(|p| p.start <= offset && offset <= p.end && !p.path.is_empty())
+        .min_by_key(|p| p.end - p.start)
+        .map(|p| p.path)
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+    out: Vec<Place>,
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() { field.to_string() } else { format!("{path}.{field}") }
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(c) = self.peek() {
+            if c.is_ascii_whitespace() {
+                self.i += 1;
+            } else if c == b'/' && self.b.get(self.i + 1) == Some(&b'/') {
+                while self.peek().is_some_and(|c| c != b'\n') {
+                    self.i += 1;
+                }
+            } else if c == b'/' && self.b.get(self.i + 1) == Some(&b'*') {
+                self.i += 2;
+                while self.i < self.b.len() && !(self.b[self.i] == b'*' && self.b.get(self.i + 1) == Some(&b'/')) {
+                    self.i += 1;
+                }
+                self.i = (self.i + 2).min(self.b.len());
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn ident(&mut self) -> &str {
+        let s = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            self.i += 1;
+        }
+        std::str::from_utf8(&self.b[s..self.i]).unwrap_or("")
+    }
+
+    fn record(&mut self, path: &str, start: usize) -> usize {
+        self.out.push(Place { path: path.to_string(), start, end: start });
+        self.out.len() - 1
+    }
+
+    fn value(&mut self, path: String) {
+        self.ws();
+        let start = self.i;
+        let k = self.record(&path, start);
+        match self.peek() {
+            None => {}
+            Some(b'(') => self.body(&path, b')'),
+            Some(b'[') => {
+                self.i += 1;
+                let mut n = 0;
+                loop {
+                    self.ws();
+                    match self.peek() {
+                        None => break,
+                        Some(b']') => {
+                            self.i += 1;
+                            break;
+                        }
+                        Some(b',') => self.i += 1,
+                        _ => {
+                            let before = self.i;
+                            self.value(format!("{path}[{n}]"));
+                            n += 1;
+                            if self.i == before {
+                                self.i += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            Some(b'{') => {
+                self.i += 1;
+                loop {
+                    self.ws();
+                    match self.peek() {
+                        None => break,
+                        Some(b'}') => {
+                            self.i += 1;
+                            break;
+                        }
+                        Some(b',') | Some(b':') => self.i += 1,
+                        _ => {
+                            let before = self.i;
+                            self.value(format!("{path}{{}}"));
+                            if self.i == before {
+                                self.i += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            Some(b'"') => self.string(),
+            Some(b'r') if matches!(self.b.get(self.i + 1), Some(b'#') | Some(b'"')) => self.raw_string(),
+            Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
+                self.ident();
+                self.ws();
+                if self.peek() == Some(b'(') {
+                    self.body(&path, b')');
+                }
+            }
+            Some(_) => {
+                while self.peek().is_some_and(|c| !matches!(c, b',' | b')' | b']' | b'}') && !c.is_ascii_whitespace()) {
+                    self.i += 1;
+                }
+            }
+        }
+        self.out[k].end = self.i;
+    }
+
+    fn string(&mut self) {
+        self.i += 1;
+        while let Some(c) = self.peek() {
+            self.i += 1;
+            if c == b'\\' {
+                self.i += 1;
+            } else if c == b'"' {
+                break;
+            }
+        }
+    }
+
+    fn raw_string(&mut self) {
+        self.i += 1;
+        let mut hashes = 0;
+        while self.peek() == Some(b'#') {
+            hashes += 1;
+            self.i += 1;
+        }
+        self.i += 1;
+        while self.i < self.b.len() {
+            if self.b[self.i] == b'"'
+                && self.b[self.i + 1..].iter().take(hashes).filter(|&&c| c == b'#').count() == hashes
+            {
+                self.i += 1 + hashes;
+                return;
+            }
+            self.i += 1;
+        }
+    }
+
+    /// `( ... )`: named fields go under `path.field`, positional values are transparent.
+    fn body(&mut self, path: &str, close: u8) {
+        self.i += 1;
+        loop {
+            self.ws();
+            match self.peek() {
+                None => return,
+                Some(c) if c == close => {
+                    self.i += 1;
+                    return;
+                }
+                Some(b',') => self.i += 1,
+                Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
+                    let save = self.i;
+                    let name = self.ident().to_string();
+                    self.ws();
+                    if self.peek() == Some(b':') && self.b.get(self.i + 1) != Some(&b':') {
+                        self.i += 1;
+                        let p = join(path, &name);
+                        // The field's place starts at its name, so errors about the field
+                        // itself point there.
+                        let k = self.record(&p, save);
+                        self.value(p);
+                        self.out[k].end = self.i;
+                    } else {
+                        self.i = save;
+                        self.value(path.to_string());
+                    }
+                }
+                _ => {
+                    let before = self.i;
+                    self.value(path.to_string());
+                    if self.i == before {
+                        self.i += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "(\n  name: \"x\",\n  channel: (loss: 0.5, range_m: 10),\n  faults: [\n    (at: 3, fault: Loss(loss: 0.2)),\n    (at: 9, fault: Crash(fraction: 0.1)),\n  ],\n  world: Traffic((vehicles: 3, model: Idm((v0: 5.0)))),\n)";
+
+    #[test]
+    fn finds_fields() {
+        assert_eq!(find(T, "channel.loss"), Some((3, 13)));
+        assert_eq!(find(T, "faults[1].at"), Some((6, 6)));
+        assert_eq!(find(T, "faults[0].fault.loss"), Some((5, 26)));
+        assert_eq!(find(T, "world.vehicles"), Some((8, 19)));
+        assert_eq!(find(T, "world.model.v0"), Some((8, 43)));
+        // Missing: nearest ancestor.
+        assert_eq!(find(T, "channel.jitter_ticks"), Some((3, 3)));
+    }
+
+    #[test]
+    fn path_at_offset() {
+        let off = offset_of(T, 3, 19);
+        assert_eq!(path_at(T, off).as_deref(), Some("channel.loss"));
+    }
+}

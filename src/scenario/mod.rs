@@ -1,0 +1,366 @@
+//! Scenario files: the RON schema shared by all worlds, loading that never panics and
+//! names file, line:column and field on every error, validation of ranges and
+//! combinations, and `--set path=value` overrides validated exactly like the file.
+
+pub mod locate;
+mod validate;
+
+pub use validate::live_editable;
+
+use std::fmt;
+use std::path::Path;
+
+use ron::extensions::Extensions;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::sim::{ChannelConfig, Coordination, FaultSpec};
+use crate::worlds::traffic::TrafficConfig;
+
+/// The built-in default scenario (the Sugiyama ring), so the app works from any folder.
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/traffic_ring.ron");
+
+/// A scenario: everything a run needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name (used in outputs).
+    pub name: String,
+    /// What it shows and what to watch for.
+    #[serde(default)]
+    pub description: String,
+    /// Master seed of every random stream.
+    #[serde(default)]
+    pub seed: u64,
+    /// Run length in ticks.
+    pub ticks: u64,
+    /// Simulated seconds per tick.
+    pub dt: f64,
+    /// Coordination strategy.
+    #[serde(default)]
+    pub coordination: Coordination,
+    /// Communication channel.
+    #[serde(default)]
+    pub channel: ChannelConfig,
+    /// Fault timeline.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Parameter changes at given ticks (also what the desktop app records).
+    #[serde(default)]
+    pub edits: Vec<Edit>,
+    /// What to record.
+    #[serde(default)]
+    pub output: OutputConfig,
+    /// The world and its settings.
+    pub world: WorldConfig,
+}
+
+/// The world section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum WorldConfig {
+    /// Road traffic.
+    Traffic(TrafficConfig),
+}
+
+/// A parameter change at a tick: `(at: 600, set: "channel.loss", value: "0.3")`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    /// Tick at which it takes effect.
+    pub at: u64,
+    /// Dotted path of the field, as for `--set`.
+    pub set: String,
+    /// New value, written as for `--set`.
+    pub value: String,
+}
+
+/// Output settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Ticks between rows of metrics.csv.
+    pub record_every: u64,
+    /// Ticks between snapshots in agents.csv (with --trace).
+    pub trace_every: u64,
+    /// Most events kept in events.jsonl (the rest are counted in summary.json).
+    pub max_events: usize,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { record_every: 1, trace_every: 10, max_events: 100_000 }
+    }
+}
+
+/// One problem with a scenario, with where it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Issue {
+    /// 1-based line and column in the source, if known.
+    pub at: Option<(usize, usize)>,
+    /// Dotted field path (empty when the problem is not in one field).
+    pub field: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// A scenario that cannot be used.
+#[derive(Debug)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    Io { origin: String, message: String },
+    /// Parse or validation problems.
+    Invalid { origin: String, issues: Vec<Issue> },
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::Io { origin, message } => write!(f, "{origin}: {message}"),
+            ScenarioError::Invalid { origin, issues } => {
+                for (k, i) in issues.iter().enumerate() {
+                    if k > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{origin}")?;
+                    if let Some((l, c)) = i.at {
+                        write!(f, ":{l}:{c}")?;
+                    }
+                    if i.field.is_empty() {
+                        write!(f, ": {}", i.message)?;
+                    } else {
+                        write!(f, ": field `{}`: {}", i.field, i.message)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl ScenarioError {
+    /// The issues (empty for I/O errors).
+    pub fn issues(&self) -> &[Issue] {
+        match self {
+            ScenarioError::Io { .. } => &[],
+            ScenarioError::Invalid { issues, .. } => issues,
+        }
+    }
+}
+
+/// Reads and validates a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+        origin: origin.clone(),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
+            _ => format!("cannot read: {e}"),
+        },
+    })?;
+    load_str(&text, &origin)
+}
+
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME)
+}
+
+/// Parses and validates scenario text; `origin` names it in errors.
+pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    let scn: Scenario = ron_options().from_str(text).map_err(|e| {
+        let pos = e.span.start;
+        let off = locate::offset_of(text, pos.line, pos.col);
+        let field = locate::path_at(text, off).unwrap_or_default();
+        ScenarioError::Invalid {
+            origin: origin.to_string(),
+            issues: vec![Issue { at: Some((pos.line, pos.col)), field, message: describe_ron_error(&e.code) }],
+        }
+    })?;
+    let problems = validate::validate(&scn);
+    if problems.is_empty() {
+        Ok(scn)
+    } else {
+        Err(ScenarioError::Invalid {
+            origin: origin.to_string(),
+            issues: problems
+                .into_iter()
+                .map(|(field, message)| Issue { at: locate::find(text, &field), field, message })
+                .collect(),
+        })
+    }
+}
+
+fn describe_ron_error(e: &ron::Error) -> String {
+    let s = e.to_string();
+    match e {
+        ron::Error::NoSuchStructField { .. } | ron::Error::NoSuchEnumVariant { .. } => {
+            // ron says "Unexpected field named `x`, expected one of ..." — keep it, it
+            // lists the accepted names.
+            s
+        }
+        _ => s,
+    }
+}
+
+impl Scenario {
+    /// The scenario as RON text that [`load_str`] accepts.
+    pub fn to_ron(&self) -> String {
+        let cfg = ron::ser::PrettyConfig::default().struct_names(false).indentor("  ".to_string());
+        ron::ser::to_string_pretty(self, cfg).unwrap_or_else(|e| format!("// cannot serialize: {e}"))
+    }
+
+    /// A copy with `path` set to `value` (a JSON/RON literal; bare words are strings,
+    /// which is how enum variants are written), validated like a file.
+    pub fn with_set(&self, path: &str, value: &str) -> Result<Scenario, Issue> {
+        let fail = |message: String| Issue { at: None, field: path.to_string(), message };
+        let mut root = serde_json::to_value(self).map_err(|e| fail(e.to_string()))?;
+        let new: Value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        set_path(&mut root, path, new).map_err(fail)?;
+        let scn: Scenario = serde_json::from_value(root).map_err(|e| fail(format!("cannot set to `{value}`: {e}")))?;
+        if let Some((f, m)) = validate::validate(&scn).into_iter().next() {
+            return Err(Issue { at: None, field: f, message: m });
+        }
+        Ok(scn)
+    }
+
+    /// The value at `path` rendered as text (for the desktop app and error messages).
+    pub fn get(&self, path: &str) -> Option<String> {
+        let root = serde_json::to_value(self).ok()?;
+        get_path(&root, path).map(|v| v.to_string())
+    }
+
+    /// Number of agents the world spawns (ids are 0..count).
+    pub fn agent_count(&self) -> u64 {
+        match &self.world {
+            WorldConfig::Traffic(t) => u64::from(t.vehicles) + 1 + u64::from(t.controller.sectors),
+        }
+    }
+}
+
+fn segments(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        while let Some(k) = rest.find('[') {
+            if k > 0 {
+                out.push(rest[..k].to_string());
+            }
+            let close = rest[k..].find(']').map_or(rest.len(), |c| k + c);
+            out.push(rest[k..=close.min(rest.len() - 1)].to_string());
+            rest = &rest[(close + 1).min(rest.len())..];
+        }
+        if !rest.is_empty() {
+            out.push(rest.to_string());
+        }
+    }
+    out
+}
+
+/// Steps into enum variant wrappers (`{"Traffic": {...}}`) transparently.
+fn unwrap_variant(v: &Value, seg: &str) -> Option<String> {
+    let obj = v.as_object()?;
+    if obj.contains_key(seg) || obj.len() != 1 {
+        return None;
+    }
+    let (k, _) = obj.iter().next()?;
+    k.chars().next().filter(|c| c.is_ascii_uppercase()).map(|_| k.clone())
+}
+
+fn get_path<'a>(mut v: &'a Value, path: &str) -> Option<&'a Value> {
+    for seg in segments(path) {
+        while let Some(k) = unwrap_variant(v, &seg) {
+            v = &v[&k];
+        }
+        v = if let Some(ix) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            v.get(ix.parse::<usize>().ok()?)?
+        } else {
+            v.get(&seg)?
+        };
+    }
+    Some(v)
+}
+
+fn set_path(root: &mut Value, path: &str, new: Value) -> Result<(), String> {
+    let segs = segments(path);
+    if segs.is_empty() {
+        return Err("empty path".into());
+    }
+    let mut v = root;
+    let mut walked = String::new();
+    for (i, seg) in segs.iter().enumerate() {
+        while let Some(k) = unwrap_variant(v, seg) {
+            v = v.get_mut(&k).ok_or("internal: variant vanished")?;
+        }
+        let last = i + 1 == segs.len();
+        let next = if let Some(ix) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            let ix: usize = ix.parse().map_err(|_| format!("`{seg}` is not a list index"))?;
+            let len = v.as_array().map(|a| a.len());
+            match (v.get_mut(ix), len) {
+                (Some(x), _) => x,
+                (None, Some(n)) => {
+                    return Err(format!("index {ix} is out of range: `{walked}` has {n} entries"));
+                }
+                (None, None) => return Err(format!("`{walked}` is not a list")),
+            }
+        } else {
+            match v {
+                Value::Object(map) => {
+                    if !map.contains_key(seg.as_str()) {
+                        let names: Vec<&str> = map.keys().map(String::as_str).collect();
+                        let here = if walked.is_empty() { "the top level".to_string() } else { format!("`{walked}`") };
+                        return Err(format!("no field `{seg}` in {here}; expected one of: {}", names.join(", ")));
+                    }
+                    map.get_mut(seg.as_str()).ok_or("internal")?
+                }
+                _ => return Err(format!("`{walked}` has no fields (it is a single value)")),
+            }
+        };
+        if !walked.is_empty() && !seg.starts_with('[') {
+            walked.push('.');
+        }
+        walked.push_str(seg);
+        if last {
+            if (next.is_object() || next.is_array()) && !(new.is_object() || new.is_array()) {
+                return Err(format!("`{walked}` is a section, not a single value; set one of its fields"));
+            }
+            *next = new;
+            return Ok(());
+        }
+        v = next;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_scenario_loads_and_round_trips() {
+        let s = load_str(DEFAULT_SCENARIO, "builtin").unwrap();
+        let again = load_str(&s.to_ron(), "roundtrip").unwrap();
+        assert_eq!(s, again);
+    }
+
+    #[test]
+    fn set_paths() {
+        let s = load_str(DEFAULT_SCENARIO, "builtin").unwrap();
+        let t = s.with_set("channel.loss", "0.25").unwrap();
+        assert_eq!(t.channel.loss, 0.25);
+        let t = s.with_set("world.vehicles", "20").unwrap();
+        let WorldConfig::Traffic(tc) = &t.world;
+        assert_eq!(tc.vehicles, 20);
+        let t = s.with_set("coordination", "Centralized").unwrap();
+        assert_eq!(t.coordination, Coordination::Centralized);
+        let e = s.with_set("channel.loss", "1.5").unwrap_err();
+        assert_eq!(e.field, "channel.loss");
+        assert!(e.message.contains("between 0 and 1"), "{}", e.message);
+        let e = s.with_set("channel.lossy", "0.1").unwrap_err();
+        assert!(e.message.contains("expected one of") && e.message.contains("loss"), "{}", e.message);
+        let e = s.with_set("world.vehicles", "many").unwrap_err();
+        assert!(e.message.contains("cannot set"), "{}", e.message);
+        assert_eq!(s.get("world.model.v0").as_deref(), Some("15.0"));
+    }
+}

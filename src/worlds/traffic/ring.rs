@@ -1,0 +1,921 @@
+//! Vehicles on a single-lane ring road (the setting of Sugiyama et al. 2008): spawning,
+//! perception of the vehicle ahead, driving decisions under each coordination strategy,
+//! motion, the no-overlap invariant, controllers, and the traffic metrics.
+
+use std::f64::consts::TAU;
+
+use bevy::prelude::*;
+use rand::RngExt;
+use serde_json::json;
+
+use super::config::{CarFollowing, Road, TrafficConfig};
+use super::models::{follower_stopper, nasch_speed, track_speed};
+use crate::sim::{
+    Agent, AgentId, AgentIds, AgentKind, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog,
+    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick,
+};
+
+/// Message kinds of the traffic world.
+pub const MSG_V2V: &str = "v2v_state";
+pub const MSG_REPORT: &str = "report";
+pub const MSG_ADVICE: &str = "advice";
+pub const MSG_SECTOR: &str = "sector_summary";
+pub const MSG_TARGET: &str = "target_speed";
+
+/// The traffic settings in force (live-changeable; the runner replaces it on edits).
+#[derive(Resource, Clone, Debug)]
+pub struct TrafficParams(pub TrafficConfig);
+
+/// Ring geometry and the vehicles in ring order (slot k's leader is slot k+1).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct RingRoad {
+    /// Circumference, m.
+    pub length: f64,
+    /// Radius, m.
+    pub radius: f64,
+    /// Cells (NaSch), 0 for IDM.
+    pub cells: u32,
+    /// Vehicle entities in driving order.
+    pub order: Vec<Entity>,
+    snap: Vec<Snap>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Snap {
+    pos: f64,
+    speed: f64,
+    cell: u32,
+    id: u32,
+    length: f64,
+}
+
+impl RingRoad {
+    /// World coordinates of an arc position: counter-clockwise from the east.
+    pub fn xy(&self, pos: f64) -> (f32, f32, f32) {
+        let th = pos / self.length * TAU;
+        ((self.radius * th.cos()) as f32, (self.radius * th.sin()) as f32, (th + std::f64::consts::FRAC_PI_2) as f32)
+    }
+}
+
+/// The controller agents: a central one and the sector ones under it.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Controllers {
+    pub central: Option<AgentId>,
+    pub sectors: Vec<AgentId>,
+}
+
+/// A vehicle's own state.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Vehicle {
+    /// Arc position of the front bumper, m, in [0, length).
+    pub pos: f64,
+    /// Speed, m/s.
+    pub speed: f64,
+    /// Acceleration chosen this tick, m/s².
+    pub accel: f64,
+    /// Place in ring order.
+    pub slot: u32,
+    /// Runs the wave-damping controller instead of a human driver model.
+    pub automated: bool,
+    /// Automated vehicles' running average of their own speed (their target), m/s.
+    pub u_avg: f64,
+}
+
+/// NaSch state: cell index and speed in cells per tick.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Cell {
+    pub cell: u32,
+    pub v: u32,
+}
+
+/// How a vehicle is driving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Human,
+    Cooperative,
+    Advised,
+    Fallback,
+    Automated,
+}
+
+/// What a vehicle last heard through the channel, and its driving mode.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Link {
+    pub leader_msg_tick: u64,
+    pub leader_speed: f64,
+    pub leader_accel: f64,
+    pub advice_tick: u64,
+    pub advice: f64,
+    pub mode: Mode,
+    pub prev_mode: Mode,
+}
+
+/// A controller's role and what it has heard.
+#[derive(Component, Clone, Debug)]
+pub struct ControllerState {
+    /// `None` for the central controller, `Some(k)` for sector k.
+    pub sector: Option<u32>,
+    /// Latest report per vehicle id: (tick sent, pos, speed, gap, leader speed).
+    pub reports: Vec<Option<(u64, [f32; 4])>>,
+    /// Latest summaries from sectors (central) : (tick, count, sector length).
+    pub summaries: Vec<Option<(u64, f32, f32)>>,
+    /// Target speed from the central controller (sectors): (tick, speed).
+    pub target: Option<(u64, f64)>,
+    /// Target speed in force, m/s.
+    pub u: f64,
+}
+
+/// Jam state for the event log.
+#[derive(Resource, Default, Debug)]
+struct JamState {
+    active: bool,
+    clear_ticks: u64,
+    started: u64,
+}
+
+/// The traffic world plugin.
+pub struct TrafficPlugin(pub TrafficConfig);
+
+impl Plugin for TrafficPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(TrafficParams(self.0.clone()))
+            .insert_resource(RingRoad::default())
+            .insert_resource(Controllers::default())
+            .insert_resource(JamState::default());
+        {
+            let mut m = app.world_mut().resource_mut::<Metrics>();
+            for c in COLUMNS {
+                m.register(c);
+            }
+        }
+        app.add_systems(Startup, spawn);
+        app.add_systems(SimTick, sync_vehicle_count.in_set(Phase::Inject).after(crate::sim::faults::apply_faults));
+        app.add_systems(SimTick, perceive.in_set(Phase::Perceive));
+        app.add_systems(SimTick, (decide_vehicles, decide_controllers).in_set(Phase::Decide));
+        app.add_systems(SimTick, act.in_set(Phase::Act));
+        app.add_systems(SimTick, resolve.in_set(Phase::Resolve));
+        app.add_systems(SimTick, measure.in_set(MeasureSet::World));
+    }
+}
+
+/// Metric columns of the traffic world.
+pub const COLUMNS: [&str; 12] = [
+    "mean_speed_mps",
+    "speed_std_mps",
+    "density_veh_per_km",
+    "flow_veh_per_h",
+    "jammed",
+    "min_gap_m",
+    "vehicles_cooperative",
+    "vehicles_advised",
+    "vehicles_fallback",
+    "vehicles_automated",
+    "vehicles_crashed",
+    "overlaps_resolved",
+];
+
+fn idm_of(cfg: &TrafficConfig) -> Option<&super::models::IdmParams> {
+    match &cfg.model {
+        CarFollowing::Idm(p) => Some(p),
+        CarFollowing::Nasch(_) => None,
+    }
+}
+
+fn vehicle_length(cfg: &TrafficConfig) -> f64 {
+    match &cfg.model {
+        CarFollowing::Idm(p) => p.length,
+        CarFollowing::Nasch(p) => p.cell_m,
+    }
+}
+
+fn is_automated(i: u32, n: u32, automated: u32) -> bool {
+    // Spread the automated vehicles evenly: vehicle i is automated when the count of
+    // automated ones among 0..=i steps up.
+    automated > 0 && ((i + 1) * automated / n) != (i * automated / n)
+}
+
+fn spawn(
+    mut commands: Commands,
+    params: Res<TrafficParams>,
+    clock: Res<SimClock>,
+    mut ids: ResMut<AgentIds>,
+    mut ring: ResMut<RingRoad>,
+    mut ctl: ResMut<Controllers>,
+) {
+    let cfg = &params.0;
+    let Road::Ring { length_m } = cfg.road;
+    ring.length = length_m;
+    ring.radius = length_m / TAU;
+    let n = cfg.vehicles;
+    let spacing = length_m / f64::from(n.max(1));
+    let len = vehicle_length(cfg);
+    let (cells, v_init) = match &cfg.model {
+        CarFollowing::Idm(p) => (0, cfg.init.speed_mps.unwrap_or_else(|| p.equilibrium_speed(spacing - p.length))),
+        CarFollowing::Nasch(p) => ((length_m / p.cell_m).round() as u32, cfg.init.speed_mps.unwrap_or(0.0)),
+    };
+    ring.cells = cells;
+    ring.order.clear();
+    for i in 0..n {
+        let id = ids.alloc();
+        let automated = is_automated(i, n, cfg.automated);
+        let mut pos = f64::from(i) * spacing;
+        if i == 0 {
+            pos -= cfg.init.perturbation_m;
+        }
+        pos = pos.rem_euclid(length_m);
+        let mut e = commands.spawn(vehicle_bundle(id, pos, v_init, i, automated, &ring, clock.tick, clock.seed));
+        if let CarFollowing::Nasch(p) = &cfg.model {
+            let cell = ((f64::from(i) * f64::from(cells) / f64::from(n)).floor() as u32) % cells.max(1);
+            let v = (v_init / p.cell_m * clock.dt).round() as u32;
+            e.insert(Cell { cell, v: v.min(p.vmax) });
+        }
+        let _ = len;
+        ring.order.push(e.id());
+    }
+    // Controllers: the central one at the centre, sector ones beside the road.
+    let central = ids.alloc();
+    commands.spawn(controller_bundle(central, None, 0.0, 0.0, cfg.controller.sectors));
+    ctl.central = Some(central);
+    ctl.sectors.clear();
+    let k = cfg.controller.sectors;
+    for s in 0..k {
+        let id = ids.alloc();
+        let th = (f64::from(s) + 0.5) / f64::from(k) * TAU;
+        let r = ring.radius + 8.0;
+        commands.spawn(controller_bundle(id, Some(s), (r * th.cos()) as f32, (r * th.sin()) as f32, k));
+        ctl.sectors.push(id);
+    }
+}
+
+fn vehicle_bundle(
+    id: AgentId,
+    pos: f64,
+    v: f64,
+    slot: u32,
+    automated: bool,
+    ring: &RingRoad,
+    tick: u64,
+    seed: u64,
+) -> impl Bundle {
+    let (x, y, heading) = ring.xy(pos);
+    (
+        Agent { id, kind: AgentKind::Vehicle },
+        Pose { x, y, heading, speed: v as f32 },
+        Perception::default(),
+        Decision::default(),
+        Inbox::default(),
+        Outbox::default(),
+        AgentRng::new(seed, "vehicle", u64::from(id.0)),
+        Vehicle { pos, speed: v, accel: 0.0, slot, automated, u_avg: v },
+        Link {
+            leader_msg_tick: tick,
+            leader_speed: v,
+            leader_accel: 0.0,
+            advice_tick: tick,
+            advice: v,
+            mode: if automated { Mode::Automated } else { Mode::Human },
+            prev_mode: if automated { Mode::Automated } else { Mode::Human },
+        },
+    )
+}
+
+fn controller_bundle(id: AgentId, sector: Option<u32>, x: f32, y: f32, sectors: u32) -> impl Bundle {
+    (
+        Agent { id, kind: AgentKind::Controller },
+        Pose { x, y, heading: 0.0, speed: 0.0 },
+        Perception::default(),
+        Decision::default(),
+        Inbox::default(),
+        Outbox::default(),
+        ControllerState { sector, reports: Vec::new(), summaries: vec![None; sectors as usize], target: None, u: 0.0 },
+    )
+}
+
+/// Live change of the vehicle count: add vehicles into the largest gaps or remove the
+/// newest ones, then renumber the ring order.
+fn sync_vehicle_count(world: &mut World) {
+    let want = world.resource::<TrafficParams>().0.vehicles as usize;
+    let have = world.resource::<RingRoad>().order.len();
+    if want == have {
+        return;
+    }
+    let cfg = world.resource::<TrafficParams>().0.clone();
+    let tick = world.resource::<SimClock>().tick;
+    let seed = world.resource::<SimClock>().seed;
+    let dt = world.resource::<SimClock>().dt;
+    let mut q = world.query::<(Entity, &Agent, &Vehicle, Option<&Cell>)>();
+    let mut cars: Vec<(Entity, AgentId, f64, f64, Option<Cell>)> =
+        q.iter(world).map(|(e, a, v, c)| (e, a.id, v.pos, v.speed, c.copied())).collect();
+    let ring = world.resource::<RingRoad>().clone();
+    let len = vehicle_length(&cfg);
+    let mut log = Vec::new();
+    if want < have {
+        cars.sort_by_key(|c| std::cmp::Reverse(c.1));
+        for c in cars.drain(..have - want) {
+            world.despawn(c.0);
+            log.push(c.1.0);
+        }
+    } else {
+        for _ in have..want {
+            // Largest gap, measured between consecutive vehicles by position.
+            cars.sort_by(|a, b| a.2.total_cmp(&b.2));
+            let n = cars.len();
+            let (mut best, mut best_gap) = (0usize, -1.0);
+            for i in 0..n {
+                let next = if i + 1 < n { cars[i + 1].2 } else { cars[0].2 + ring.length };
+                let gap = next - cars[i].2;
+                if gap > best_gap {
+                    best_gap = gap;
+                    best = i;
+                }
+            }
+            if n > 0 && best_gap < 2.0 * len {
+                break;
+            }
+            let (pos, speed) = if n == 0 {
+                (0.0, 0.0)
+            } else {
+                ((cars[best].2 + best_gap / 2.0).rem_euclid(ring.length), cars[best].3)
+            };
+            let id = world.resource_mut::<AgentIds>().alloc();
+            let mut e = world.spawn(vehicle_bundle(id, pos, speed, 0, false, &ring, tick, seed));
+            let mut cell = None;
+            if let CarFollowing::Nasch(p) = &cfg.model {
+                let c = Cell {
+                    cell: ((pos / p.cell_m).floor() as u32) % ring.cells.max(1),
+                    v: ((speed / p.cell_m * dt).round() as u32).min(p.vmax),
+                };
+                e.insert(c);
+                cell = Some(c);
+            }
+            cars.push((e.id(), id, pos, speed, cell));
+            log.push(id.0);
+        }
+    }
+    // NaSch: two vehicles in one cell are impossible; the gap rule above keeps them apart.
+    cars.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.1.cmp(&b.1)));
+    let order: Vec<Entity> = cars.iter().map(|c| c.0).collect();
+    for (k, e) in order.iter().enumerate() {
+        if let Some(mut v) = world.get_mut::<Vehicle>(*e) {
+            v.slot = k as u32;
+        }
+    }
+    let now = order.len();
+    world.resource_mut::<RingRoad>().order = order;
+    world.resource_mut::<EventLog>().push(
+        tick,
+        "vehicles_changed",
+        None,
+        [("from", json!(have)), ("to", json!(now)), ("agents", json!(log))],
+    );
+}
+
+/// Perceive: gap to and speed of the vehicle ahead, within sensor range.
+fn perceive(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    mut ring: ResMut<RingRoad>,
+    all: Query<(&Agent, &Vehicle, Option<&Cell>)>,
+    mut q: Query<(&Vehicle, Option<&Cell>, &mut Perception), Without<Crashed>>,
+) {
+    let ring = &mut *ring;
+    let n = ring.order.len();
+    ring.snap.resize(n, Snap::default());
+    let len = vehicle_length(&params.0);
+    for (a, v, c) in all.iter() {
+        ring.snap[v.slot as usize] =
+            Snap { pos: v.pos, speed: v.speed, cell: c.map_or(0, |c| c.cell), id: a.id.0, length: len };
+    }
+    let snap = &ring.snap;
+    let (l, cells) = (ring.length, ring.cells);
+    let range = params.0.driving.sensor_range_m;
+    let cell_m = match &params.0.model {
+        CarFollowing::Nasch(p) => p.cell_m,
+        CarFollowing::Idm(_) => 1.0,
+    };
+    let tick = clock.tick;
+    q.par_iter_mut().for_each(|(v, c, mut p)| {
+        let lead = snap[(v.slot as usize + 1) % n];
+        let gap = match c {
+            Some(c) => {
+                let g = (lead.cell + cells - c.cell - 1) % cells;
+                if n == 1 { f64::from(cells - 1) * cell_m } else { f64::from(g) * cell_m }
+            }
+            None => {
+                if n == 1 {
+                    l - lead.length
+                } else {
+                    (lead.pos - v.pos - lead.length).rem_euclid(l)
+                }
+            }
+        };
+        let visible = gap <= range && n > 1;
+        *p = Perception {
+            tick,
+            target: visible.then_some(AgentId(lead.id)),
+            distance_m: gap.min(range) as f32,
+            target_speed_mps: if visible { lead.speed as f32 } else { 0.0 },
+        };
+    });
+}
+
+/// Decide: each vehicle reads its inbox, picks its driving mode and acceleration (or
+/// NaSch speed), and queues its messages.
+#[allow(clippy::type_complexity)]
+fn decide_vehicles(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    coord: Res<CoordinationRes>,
+    ring: Res<RingRoad>,
+    ctl: Res<Controllers>,
+    mut q: Query<
+        (
+            &Agent,
+            &mut Vehicle,
+            &Perception,
+            &Inbox,
+            &mut Link,
+            &mut Decision,
+            &mut Outbox,
+            &mut AgentRng,
+            Option<&mut Cell>,
+        ),
+        Without<Crashed>,
+    >,
+) {
+    let cfg = &params.0;
+    let d = &cfg.driving;
+    let now = clock.tick;
+    let dt = clock.dt;
+    let coord = coord.0;
+    let timeout = d.message_timeout_ticks;
+    let beacon = now % d.beacon_every_ticks.max(1) == 0;
+    let report = now % cfg.controller.report_every_ticks.max(1) == 0;
+    let sectors = ctl.sectors.len() as u32;
+    let length = ring.length;
+    let av_alpha = (dt / cfg.controller.av_window_s.max(dt)).min(1.0);
+    q.par_iter_mut().for_each(|(agent, mut v, p, inbox, mut link, mut dec, mut out, mut rng, cell)| {
+        // What arrived. V2V beacons from the vehicles around give a consensus speed.
+        let (mut heard, mut heard_sum) = (0u32, 0.0f64);
+        for m in &inbox.0 {
+            match m.kind {
+                MSG_V2V => {
+                    heard += 1;
+                    heard_sum += f64::from(m.payload[0]);
+                    if Some(m.from) == p.target && m.sent >= link.leader_msg_tick {
+                        link.leader_msg_tick = m.sent;
+                        link.leader_speed = f64::from(m.payload[0]);
+                        link.leader_accel = f64::from(m.payload[1]);
+                    }
+                }
+                MSG_ADVICE if m.payload[2] as u64 >= link.advice_tick => {
+                    link.advice_tick = m.payload[2] as u64;
+                    link.advice = f64::from(m.payload[0]);
+                }
+                _ => {}
+            }
+        }
+        let fresh_v2v = p.target.is_some() && now.saturating_sub(link.leader_msg_tick) <= timeout;
+        let fresh_advice = now.saturating_sub(link.advice_tick) <= timeout;
+        link.prev_mode = link.mode;
+        let (mode, reason) = if v.automated {
+            (Mode::Automated, "wave_damping_controller")
+        } else {
+            match coord {
+                Coordination::None => (Mode::Human, "sensor_only"),
+                Coordination::Decentralized => {
+                    if p.target.is_none() {
+                        (Mode::Human, "free_road")
+                    } else if fresh_v2v {
+                        (Mode::Cooperative, "v2v_fresh")
+                    } else {
+                        (Mode::Fallback, "fallback_no_v2v")
+                    }
+                }
+                Coordination::Centralized | Coordination::Hierarchical => {
+                    if fresh_advice {
+                        (Mode::Advised, "advice_fresh")
+                    } else {
+                        (Mode::Fallback, "fallback_no_advice")
+                    }
+                }
+            }
+        };
+        link.mode = mode;
+        let gap = f64::from(p.distance_m);
+        let v_lead = if p.target.is_some() { f64::from(p.target_speed_mps) } else { v.speed.max(30.0) };
+        match (&cfg.model, cell) {
+            (CarFollowing::Idm(ip), _) => {
+                let dv = v.speed - v_lead;
+                let a = match mode {
+                    Mode::Human => {
+                        let noise = if ip.noise > 0.0 {
+                            ip.noise * 3f64.sqrt() * (2.0 * rng.0.random::<f64>() - 1.0)
+                        } else {
+                            0.0
+                        };
+                        ip.accel(gap, v.speed, dv) + noise
+                    }
+                    Mode::Cooperative => {
+                        // Speed harmonisation: follow the consensus of the beacons
+                        // heard (own speed included) with the FollowerStopper, which
+                        // keeps the short cooperative gap and damps waves.
+                        let consensus = ((heard_sum + v.speed) / f64::from(heard + 1)).min(ip.v0);
+                        link.advice = consensus;
+                        let cmd = follower_stopper(gap, v.speed, v_lead, consensus);
+                        track_speed(ip, cmd, gap, v.speed, v_lead)
+                    }
+                    Mode::Fallback => ip.accel_with(gap, v.speed, dv, d.fallback_headway_s),
+                    Mode::Advised => {
+                            let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
+                            track_speed(ip, cmd, gap, v.speed, v_lead)
+                        }
+                    Mode::Automated => {
+                        v.u_avg += av_alpha * (v.speed - v.u_avg);
+                        let cmd = follower_stopper(gap, v.speed, v_lead, v.u_avg.min(ip.v0));
+                        track_speed(ip, cmd, gap, v.speed, v_lead)
+                    }
+                };
+                v.accel = a;
+                *dec = Decision { tick: now, action: action_name(mode), reason, value: a as f32 };
+            }
+            (CarFollowing::Nasch(np), Some(mut c)) => {
+                let gap_cells = (gap / np.cell_m).round() as u32;
+                let (vmax, p_slow, gap_eff) = match mode {
+                    Mode::Human => (np.vmax, np.p_slow, gap_cells),
+                    Mode::Cooperative => (np.vmax, d.coop_p_slow, gap_cells),
+                    Mode::Advised => ((link.advice.round() as u32).clamp(1, np.vmax), d.coop_p_slow, gap_cells),
+                    Mode::Fallback => (np.vmax, np.p_slow, gap_cells.saturating_sub(d.fallback_gap_cells)),
+                    Mode::Automated => (np.vmax, 0.0, gap_cells),
+                };
+                let dawdle = p_slow > 0.0 && rng.0.random_bool(p_slow);
+                let nv = nasch_speed(c.v, gap_eff, vmax, dawdle);
+                c.v = nv;
+                *dec = Decision {
+                    tick: now,
+                    action: action_name(mode),
+                    reason: if dawdle { "random_slowdown" } else { reason },
+                    value: nv as f32,
+                };
+            }
+            (CarFollowing::Nasch(_), None) => {}
+        }
+        // Messages.
+        let speed_now = match &cfg.model {
+            CarFollowing::Nasch(np) => f64::from(dec.value) * np.cell_m / dt,
+            CarFollowing::Idm(_) => v.speed,
+        };
+        if coord == Coordination::Decentralized && beacon {
+            out.send(
+                agent.id,
+                Dest::Near(d.v2v_range_m as f32),
+                MSG_V2V,
+                200,
+                now,
+                [speed_now as f32, v.accel as f32, v.pos as f32, 0.0],
+            );
+        }
+        if report && matches!(coord, Coordination::Centralized | Coordination::Hierarchical) && !v.automated {
+            let to = if coord == Coordination::Hierarchical && sectors > 0 {
+                let k = ((v.pos / length * f64::from(sectors)) as u32).min(sectors - 1);
+                ctl.sectors[k as usize]
+            } else {
+                match ctl.central {
+                    Some(c) => c,
+                    None => return,
+                }
+            };
+            let lead_speed = if p.target.is_some() { p.target_speed_mps } else { -1.0 };
+            out.send(
+                agent.id,
+                Dest::To(to),
+                MSG_REPORT,
+                100,
+                now,
+                [v.pos as f32, v.speed as f32, p.distance_m, lead_speed],
+            );
+        }
+    });
+}
+
+fn action_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Human => "human_driving",
+        Mode::Cooperative => "cooperative_following",
+        Mode::Advised => "follow_advice",
+        Mode::Fallback => "sensor_only_failsafe",
+        Mode::Automated => "automated_wave_damping",
+    }
+}
+
+/// Decide for controllers: read reports, compute targets and advice, send them.
+fn decide_controllers(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    coord: Res<CoordinationRes>,
+    ring: Res<RingRoad>,
+    ctl: Res<Controllers>,
+    mut q: Query<(&Agent, &Inbox, &mut ControllerState, &mut Outbox, &mut Decision), Without<Crashed>>,
+) {
+    let coord = coord.0;
+    if !matches!(coord, Coordination::Centralized | Coordination::Hierarchical) {
+        return;
+    }
+    let cfg = &params.0;
+    let now = clock.tick;
+    let timeout = cfg.driving.message_timeout_ticks;
+    let memory = timeout.saturating_mul(10).max(50);
+    let len = vehicle_length(cfg);
+    let sectors = ctl.sectors.len().max(1) as f64;
+    let nasch = match &cfg.model {
+        CarFollowing::Nasch(p) => Some(*p),
+        CarFollowing::Idm(_) => None,
+    };
+    let idm = idm_of(cfg).copied();
+    for (agent, inbox, mut st, mut out, mut dec) in q.iter_mut() {
+        let st = &mut *st;
+        for m in &inbox.0 {
+            match m.kind {
+                MSG_REPORT => {
+                    let i = m.from.0 as usize;
+                    if st.reports.len() <= i {
+                        st.reports.resize(i + 1, None);
+                    }
+                    st.reports[i] = Some((m.sent, m.payload));
+                }
+                MSG_SECTOR => {
+                    let k = m.payload[0] as usize;
+                    if k < st.summaries.len() {
+                        st.summaries[k] = Some((m.sent, m.payload[1], m.payload[2]));
+                    }
+                }
+                MSG_TARGET => st.target = Some((m.sent, f64::from(m.payload[0]))),
+                _ => {}
+            }
+        }
+        let is_central = st.sector.is_none();
+        let serves_vehicles =
+            (coord == Coordination::Centralized && is_central) || (coord == Coordination::Hierarchical && !is_central);
+        // Known vehicles: reported within memory and, for a sector, last seen inside it.
+        let sector_len = ring.length / sectors;
+        let my_sector = st.sector;
+        let inside = |pos: f32| match my_sector {
+            Some(k) => ((f64::from(pos) / sector_len) as u32).min(sectors as u32 - 1) == k,
+            None => true,
+        };
+        // Vehicles move between sectors, so a sector only counts recent reports.
+        let window = if my_sector.is_some() { timeout } else { memory };
+        let known = st
+            .reports
+            .iter()
+            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= window && inside(r.1[0])))
+            .count();
+        let target_from_count = |count: f64, road: f64| -> f64 {
+            if count <= 0.0 {
+                return 0.0;
+            }
+            let spacing = road / count;
+            match (idm, nasch) {
+                (Some(p), _) => p.equilibrium_speed(spacing - len),
+                (_, Some(np)) => {
+                    let rho = count / (road / np.cell_m);
+                    ((1.0 / rho - 1.0).floor()).clamp(1.0, f64::from(np.vmax))
+                }
+                _ => 0.0,
+            }
+        };
+        if coord == Coordination::Hierarchical && is_central {
+            // Central: combine sector summaries into one target and send it down.
+            let fresh: Vec<(f32, f32)> = st
+                .summaries
+                .iter()
+                .filter_map(|s| s.filter(|s| now.saturating_sub(s.0) <= memory).map(|s| (s.1, s.2)))
+                .collect();
+            let count: f64 = fresh.iter().map(|s| f64::from(s.0)).sum();
+            let road: f64 = fresh.iter().map(|s| f64::from(s.1)).sum();
+            if count > 0.0 {
+                st.u = target_from_count(count, road);
+                for &s in &ctl.sectors {
+                    out.send(agent.id, Dest::To(s), MSG_TARGET, 48, now, [st.u as f32, 0.0, 0.0, 0.0]);
+                }
+                *dec =
+                    Decision { tick: now, action: "set_target_speed", reason: "sector_summaries", value: st.u as f32 };
+            }
+            continue;
+        }
+        if !serves_vehicles {
+            continue;
+        }
+        if let Some(k) = st.sector {
+            if let Some(c) = ctl.central {
+                out.send(agent.id, Dest::To(c), MSG_SECTOR, 48, now, [k as f32, known as f32, sector_len as f32, 0.0]);
+            }
+            let local = target_from_count(known as f64, sector_len);
+            st.u = match st.target {
+                Some((t, u)) if now.saturating_sub(t) <= timeout => u,
+                _ => local,
+            };
+        } else {
+            st.u = target_from_count(known as f64, ring.length);
+        }
+        // Speed advice: one broadcast of the target speed to the vehicles this controller
+        // reaches; each vehicle damps waves with its own sensors around that target.
+        let u = st.u;
+        if known > 0 {
+            out.send(agent.id, Dest::Kind(AgentKind::Vehicle), MSG_ADVICE, 48, now, [u as f32, known as f32, now as f32, 0.0]);
+        }
+        *dec = Decision {
+            tick: now,
+            action: "advise_vehicles",
+            reason: if known > 0 { "fresh_reports" } else { "no_reports" },
+            value: u as f32,
+        };
+    }
+}
+
+/// Act: move vehicles. A crashed vehicle's computer is down: it brakes to a standstill.
+fn act(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    ring: Res<RingRoad>,
+    mut q: Query<(&mut Vehicle, &mut Pose, Option<&mut Cell>, Has<Crashed>)>,
+) {
+    let dt = clock.dt;
+    let l = ring.length;
+    let cells = ring.cells;
+    let model = params.0.model.clone();
+    let ring = &*ring;
+    q.par_iter_mut().for_each(|(mut v, mut pose, cell, crashed)| {
+        match (&model, cell) {
+            (CarFollowing::Idm(p), _) => {
+                if crashed {
+                    v.accel = -p.b;
+                }
+                let a = v.accel;
+                let nv = v.speed + a * dt;
+                if nv < 0.0 {
+                    // Ballistic update stopping within the tick (Treiber & Kanagaraj 2015).
+                    if a < 0.0 {
+                        v.pos += -v.speed * v.speed / (2.0 * a);
+                    }
+                    v.speed = 0.0;
+                } else {
+                    v.pos += v.speed * dt + 0.5 * a * dt * dt;
+                    v.speed = nv;
+                }
+                v.pos = v.pos.rem_euclid(l);
+            }
+            (CarFollowing::Nasch(p), Some(mut c)) => {
+                if crashed {
+                    c.v = c.v.saturating_sub(1);
+                }
+                c.cell = (c.cell + c.v) % cells.max(1);
+                v.pos = f64::from(c.cell) * p.cell_m;
+                v.speed = f64::from(c.v) * p.cell_m / dt;
+            }
+            (CarFollowing::Nasch(_), None) => {}
+        }
+        let (x, y, h) = ring.xy(v.pos);
+        *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
+    });
+}
+
+#[derive(Resource, Default)]
+struct Overlaps(u64);
+
+/// Resolve: road space is the contended resource — no vehicle may overlap the one
+/// ahead. Continuous models can overshoot within a tick; such a vehicle is put back
+/// behind its leader at the leader's speed, and the event is counted.
+fn resolve(
+    params: Res<TrafficParams>,
+    mut ring: ResMut<RingRoad>,
+    mut q: Query<(&mut Vehicle, &mut Pose)>,
+    mut overlaps: Local<Overlaps>,
+    mut metrics: ResMut<Metrics>,
+) {
+    let CarFollowing::Idm(p) = &params.0.model else {
+        metrics.set("overlaps_resolved", 0.0);
+        return;
+    };
+    let ring = &mut *ring;
+    let n = ring.order.len();
+    if n < 2 {
+        return;
+    }
+    for (v, _) in q.iter() {
+        let s = &mut ring.snap[v.slot as usize];
+        s.pos = v.pos;
+        s.speed = v.speed;
+    }
+    let mut fixed = 0u64;
+    for k in (0..n).rev() {
+        let lead = ring.snap[(k + 1) % n];
+        let me = ring.snap[k];
+        let gap = (lead.pos - me.pos - p.length).rem_euclid(ring.length);
+        // A gap "just below the ring length" means the vehicle passed its leader.
+        if gap > ring.length - p.length - 1e-6 || gap < 0.0 {
+            let e = ring.order[k];
+            if let Ok((mut v, mut pose)) = q.get_mut(e) {
+                v.pos = (lead.pos - p.length - 0.01).rem_euclid(ring.length);
+                v.speed = v.speed.min(lead.speed);
+                let (x, y, h) = ring.xy(v.pos);
+                *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
+                ring.snap[k].pos = v.pos;
+                ring.snap[k].speed = v.speed;
+            }
+            fixed += 1;
+        }
+    }
+    overlaps.0 += fixed;
+    metrics.set("overlaps_resolved", fixed as f64);
+}
+
+/// Measure: traffic metrics, jam events and drivers' mode changes.
+#[allow(clippy::type_complexity)]
+fn measure(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    ring: Res<RingRoad>,
+    mut jam: ResMut<JamState>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+    q: Query<(&Agent, &Vehicle, &Perception, &Link, Has<Crashed>)>,
+) {
+    let cfg = &params.0;
+    let jam_speed = cfg.driving.jam_speed_mps;
+    let (mut n, mut sum, mut sum2, mut jammed, mut min_gap) = (0u64, 0.0f64, 0.0f64, 0u64, f64::INFINITY);
+    let (mut coop, mut adv, mut fb, mut av, mut crashed) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let now = clock.tick;
+    let mut first_jammed: Option<(u32, f64)> = None;
+    for (a, v, p, link, is_crashed) in q.iter() {
+        n += 1;
+        sum += v.speed;
+        sum2 += v.speed * v.speed;
+        if v.speed < jam_speed {
+            jammed += 1;
+            if first_jammed.is_none_or(|f| a.id.0 < f.0) {
+                first_jammed = Some((a.id.0, v.pos));
+            }
+        }
+        if p.target.is_some() {
+            min_gap = min_gap.min(f64::from(p.distance_m));
+        }
+        if is_crashed {
+            crashed += 1;
+            continue;
+        }
+        match link.mode {
+            Mode::Cooperative => coop += 1,
+            Mode::Advised => adv += 1,
+            Mode::Fallback => fb += 1,
+            Mode::Automated => av += 1,
+            Mode::Human => {}
+        }
+        if link.mode != link.prev_mode && (link.mode == Mode::Fallback || link.prev_mode == Mode::Fallback) {
+            let kind = if link.mode == Mode::Fallback { "failsafe_engaged" } else { "failsafe_released" };
+            log.push(
+                now,
+                kind,
+                Some(a.id.0),
+                [("mode", json!(action_name(link.mode))), ("previous", json!(action_name(link.prev_mode)))],
+            );
+        }
+    }
+    let mean = if n > 0 { sum / n as f64 } else { 0.0 };
+    let var = if n > 0 { (sum2 / n as f64 - mean * mean).max(0.0) } else { 0.0 };
+    let density = n as f64 / (ring.length / 1000.0);
+    metrics.set("mean_speed_mps", mean);
+    metrics.set("speed_std_mps", var.sqrt());
+    metrics.set("density_veh_per_km", density);
+    metrics.set("flow_veh_per_h", density * mean * 3.6);
+    metrics.set("jammed", jammed as f64);
+    metrics.set("min_gap_m", if min_gap.is_finite() { min_gap } else { ring.length });
+    metrics.set("vehicles_cooperative", coop as f64);
+    metrics.set("vehicles_advised", adv as f64);
+    metrics.set("vehicles_fallback", fb as f64);
+    metrics.set("vehicles_automated", av as f64);
+    metrics.set("vehicles_crashed", crashed as f64);
+
+    // Jam events with hysteresis: a jam ends after 5 s with nobody below jam speed.
+    let clear_after = (5.0 / clock.dt).ceil() as u64;
+    if jammed > 0 {
+        jam.clear_ticks = 0;
+        if !jam.active {
+            jam.active = true;
+            jam.started = now;
+            let (id, pos) = first_jammed.unwrap_or((0, 0.0));
+            log.push(
+                now,
+                "jam_start",
+                Some(id),
+                [("jammed", json!(jammed)), ("position_m", json!((pos * 10.0).round() / 10.0))],
+            );
+        }
+    } else if jam.active {
+        jam.clear_ticks += 1;
+        if jam.clear_ticks >= clear_after {
+            jam.active = false;
+            log.push(now, "jam_end", None, [("lasted_ticks", json!(now - jam.started))]);
+        }
+    }
+}
