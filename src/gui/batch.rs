@@ -50,13 +50,18 @@ impl GlyphBuffers {
         let left = Vec2::new(-s, c);
         let hl = length * 0.5;
         let hw = width * 0.5;
-        let base = self.positions.len() as u32;
         let corners = [
             centre - fwd * hl - left * hw,
             centre + fwd * hl - left * hw * 0.6,
             centre + fwd * hl + left * hw * 0.6,
             centre - fwd * hl + left * hw,
         ];
+        self.push_quad(corners, color);
+    }
+
+    /// Adds a quadrilateral given by its corners in order (either winding).
+    pub fn push_quad(&mut self, corners: [Vec2; 4], color: LinearRgba) {
+        let base = self.positions.len() as u32;
         let rgba = color.to_f32_array();
         for p in corners {
             self.positions.push([p.x, p.y, 0.0]);

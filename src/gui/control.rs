@@ -92,7 +92,7 @@ pub struct TickStats {
     window_ticks: u64,
 }
 
-/// Optional predicate saying the simulation has reached its end; when it returns true the GUI pauses.
+/// Optional predicate checked after every tick; when it returns true the GUI pauses (playing on is allowed).
 #[derive(Resource, Clone, Copy)]
 pub struct SimFinished(pub fn(&World) -> bool);
 
@@ -110,12 +110,12 @@ pub fn advance_simulation(world: &mut World) {
     let start = Instant::now();
     let mut ran = 0u64;
     while ran < owed {
+        world.run_schedule(label);
+        ran += 1;
         if finished.is_some_and(|f| f(world)) {
             world.resource_mut::<SimControl>().playing = false;
             break;
         }
-        world.run_schedule(label);
-        ran += 1;
         if start.elapsed() >= budget {
             world.resource_mut::<SimControl>().forget_backlog();
             break;
