@@ -285,7 +285,18 @@ fn sweep(a: SweepArgs) -> Result<(), Failure> {
         if vals.is_empty() {
             return Err(Failure::BadInput(format!("--vary {v}: no values")));
         }
-        axes.push((k.trim().to_string(), vals));
+        let k = k.trim().to_string();
+        // A second axis on the same path would silently override the first, and every
+        // run's seed comes from --seeds: both would make sweep.csv lie about the runs.
+        if axes.iter().any(|(p, _)| *p == k) {
+            return Err(Failure::BadInput(format!(
+                "--vary {v}: `{k}` is already varied; list all its values in one --vary"
+            )));
+        }
+        if k == "seed" {
+            return Err(Failure::BadInput(format!("--vary {v}: vary seeds with --seeds, e.g. --seeds 1..10")));
+        }
+        axes.push((k, vals));
     }
     // The grid, each point validated before anything runs.
     let mut points: Vec<Vec<String>> = vec![Vec::new()];

@@ -120,7 +120,18 @@ fn apply_edits(
 /// Adds the whole simulation for `scenario` to an app: the core, its world, and live
 /// edits. The desktop app calls this too.
 pub fn add_simulation(app: &mut App, scenario: &Scenario) {
-    app.add_plugins(SimPlugin(SimSettings {
+    app.add_plugins(SimPlugin(settings(scenario)));
+    match &scenario.world {
+        WorldConfig::Traffic(t) => {
+            app.add_plugins(TrafficPlugin(t.clone()));
+        }
+    }
+    app.insert_resource(LiveScenario::new(scenario));
+    app.add_systems(SimTick, apply_edits.in_set(Phase::Inject).before(sim::faults::apply_faults));
+}
+
+fn settings(scenario: &Scenario) -> SimSettings {
+    SimSettings {
         seed: scenario.seed,
         dt: scenario.dt,
         ticks: scenario.ticks,
@@ -129,14 +140,19 @@ pub fn add_simulation(app: &mut App, scenario: &Scenario) {
         channel: scenario.channel.clone(),
         coordination: scenario.coordination,
         faults: scenario.faults.clone(),
-    }));
-    match &scenario.world {
-        WorldConfig::Traffic(t) => {
-            app.add_plugins(TrafficPlugin(t.clone()));
-        }
     }
-    app.insert_resource(LiveScenario::new(scenario));
-    app.add_systems(SimTick, apply_edits.in_set(Phase::Inject).before(sim::faults::apply_faults));
+}
+
+/// Starts over inside a running app with `scenario` (same world kind): despawns every
+/// agent, resets all state, clears metrics and events, and spawns afresh. The result is
+/// the same as a new app built from `scenario`.
+pub fn reset(world: &mut World, scenario: &Scenario) {
+    sim::reset_core(world, &settings(scenario));
+    match &scenario.world {
+        WorldConfig::Traffic(t) => crate::worlds::traffic::reset(world, t),
+    }
+    world.insert_resource(LiveScenario::new(scenario));
+    world.run_schedule(sim::SpawnWorld);
 }
 
 /// A headless app for `scenario`: no window, no renderer, no wall clock. `threads` sets
@@ -250,4 +266,51 @@ pub fn run_to_dir(
     output::write_atomic(dir, "summary.json", text.as_bytes()).map_err(io)?;
     let m = world.resource::<sim::Metrics>();
     Ok(RunOutcome { timing, columns: m.columns().to_vec(), rows: m.rows().to_vec() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{DEFAULT_SCENARIO, load_str};
+
+    fn rows(app: &App) -> Vec<Vec<f64>> {
+        app.world().resource::<sim::Metrics>().rows().to_vec()
+    }
+
+    #[test]
+    fn reset_equals_a_fresh_app() {
+        let s = load_str(DEFAULT_SCENARIO, "builtin").unwrap().with_set("coordination", "Decentralized").unwrap();
+        let mut fresh = headless_app(&s, Some(2));
+        run_ticks(&mut fresh, 300, |_| {});
+        let mut other = headless_app(&s.with_set("world.vehicles", "10").unwrap(), Some(2));
+        run_ticks(&mut other, 123, |_| {});
+        reset(other.world_mut(), &s);
+        run_ticks(&mut other, 300, |_| {});
+        assert_eq!(rows(&fresh), rows(&other));
+        assert!(!rows(&fresh).is_empty());
+    }
+
+    #[test]
+    fn live_edit_is_applied_and_replayed() {
+        let s = load_str(DEFAULT_SCENARIO, "builtin").unwrap();
+        let mut live = headless_app(&s, Some(2));
+        run_ticks(&mut live, 100, |_| {});
+        live.world_mut().resource_mut::<LiveScenario>().request("coordination", "Centralized").unwrap();
+        live.world_mut().resource_mut::<LiveScenario>().request("world.vehicles", "20").unwrap();
+        assert!(live.world().resource::<LiveScenario>().check("world.road.length_m", "300").is_err());
+        run_ticks(&mut live, 200, |_| {});
+        let session = {
+            let w = live.world();
+            w.resource::<LiveScenario>().session(w.resource::<Faults>())
+        };
+        assert_eq!(session.edits.len(), 2);
+        assert_eq!(session.edits[0].at, 100);
+        let replay_text = session.to_ron();
+        let replay = load_str(&replay_text, "session").unwrap();
+        let mut again = headless_app(&replay, Some(1));
+        run_ticks(&mut again, 300, |_| {});
+        assert_eq!(rows(&live), rows(&again));
+        let agents = live.world().resource::<sim::Metrics>().last("agents").unwrap();
+        assert_eq!(agents, 20.0 + 1.0 + 4.0);
+    }
 }

@@ -164,7 +164,8 @@ pub fn summary(world: &World, scn: &Scenario, timing: Timing, threads: usize) ->
     }
     let t = ch.totals;
     let counts: Map<String, Value> = log.counts().into_iter().map(|(k, n)| (k.to_string(), json!(n))).collect();
-    json!({
+    let world_part = world.get_resource::<crate::sim::WorldSummary>().map(|w| (w.0)(world));
+    let mut out = json!({
         "scenario": scn.name,
         "description": scn.description,
         "seed": scn.seed,
@@ -193,7 +194,11 @@ pub fn summary(world: &World, scn: &Scenario, timing: Timing, threads: usize) ->
             "ticks_per_s": jnum(timing.ticks_per_s()),
             "threads": threads,
         },
-    })
+    });
+    if let (Some(w), Some(o)) = (world_part, out.as_object_mut()) {
+        o.insert("world".into(), w);
+    }
+    out
 }
 
 /// Streams agents.csv snapshots.
@@ -213,7 +218,7 @@ impl TraceWriter {
 
     /// Writes a snapshot if this tick is due. `done` is the number of ticks completed.
     pub fn snapshot(&mut self, world: &mut World, done: u64) -> std::io::Result<()> {
-        if done % self.every != 0 {
+        if !done.is_multiple_of(self.every) {
             return Ok(());
         }
         let mut q = world.query::<(&Agent, &Pose, &Decision, Has<Crashed>)>();

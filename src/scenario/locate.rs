@@ -58,9 +58,145 @@ pub fn find(text: &str, path: &str) -> Option<(usize, usize)> {
 pub fn path_at(text: &str, offset: usize) -> Option<String> {
     places(text)
         .into_iter()
-        .filter(|p| p.start <= offset && offset <= p.end && !p.path.is_empty())
+        // End exclusive: a position just after a value (a stray `)` or a missing comma)
+        // is not inside it.
+        .filter(|p| p.start <= offset && offset < p.end && !p.path.is_empty())
         .min_by_key(|p| p.end - p.start)
         .map(|p| p.path)
+}
+
+/// The token that starts at `offset` (after any whitespace): a quoted string, a word or
+/// number, or a single punctuation character; at most 40 characters.
+pub fn token_at(text: &str, offset: usize) -> &str {
+    let start = skip_ws(text, offset);
+    let rest = &text[start..];
+    let len = if let Some(inner) = rest.strip_prefix('"') {
+        inner.find('"').map_or(rest.len(), |k| k + 2)
+    } else {
+        let word =
+            rest.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+'))).unwrap_or(rest.len());
+        if word == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { word }
+    };
+    let token = &rest[..len];
+    match token.char_indices().nth(40) {
+        Some((k, _)) => &token[..k],
+        None => token,
+    }
+}
+
+/// The first byte at or after `offset` that is neither whitespace nor inside a comment.
+pub fn skip_ws(text: &str, offset: usize) -> usize {
+    let mut s = Scanner { b: text.as_bytes(), i: offset.min(text.len()), out: Vec::new() };
+    s.ws();
+    s.i
+}
+
+/// The innermost value that ends at or before `offset` and ends last: the value just
+/// before a position (what a missing comma should have followed). Its place is returned.
+pub fn value_before(text: &str, offset: usize) -> Option<Place> {
+    places(text)
+        .into_iter()
+        .filter(|p| p.end <= offset && p.end > p.start && !p.path.is_empty())
+        .max_by_key(|p| (p.end, std::cmp::Reverse(p.end - p.start)))
+}
+
+/// When some bracket is never closed, the opener most likely missing its closer, as
+/// (bracket, byte offset). Closers pair with the nearest opener, so a forgotten `)`
+/// makes every later closer pair one level too far out and leaves the outermost opener
+/// unclosed; in an indented file the real culprit is the first opener whose closer sits
+/// on a later line indented less than the opener's own line.
+pub fn unclosed_suspect(text: &str) -> Option<(char, usize)> {
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    // (closer offset, opener) for pairs whose closer is dedented past the opener's line.
+    let mut suspects: Vec<(usize, (char, usize))> = Vec::new();
+    loop {
+        s.ws();
+        let Some(c) = s.peek() else { break };
+        match c {
+            b'"' => s.string(),
+            b'r' if matches!(s.b.get(s.i + 1), Some(b'#') | Some(b'"')) => s.raw_string(),
+            b'(' | b'[' | b'{' => {
+                stack.push((c as char, s.i));
+                s.i += 1;
+            }
+            b')' | b']' | b'}' => {
+                let want = match c {
+                    b')' => '(',
+                    b']' => '[',
+                    _ => '{',
+                };
+                if let Some(k) = stack.iter().rposition(|e| e.0 == want) {
+                    let opener = stack[k];
+                    let (lo, _) = line_col(text, opener.1);
+                    let (lc, _) = line_col(text, s.i);
+                    if lc > lo && indent(text, s.i) < indent(text, opener.1) {
+                        suspects.push((s.i, opener));
+                    }
+                    stack.truncate(k);
+                }
+                s.i += 1;
+            }
+            _ => s.i += 1,
+        }
+    }
+    let last_open = *stack.last()?;
+    Some(suspects.iter().min_by_key(|x| x.0).map_or(last_open, |x| x.1))
+}
+
+/// When some closing bracket has no opener, the closer most likely one too many, as
+/// (bracket, byte offset): the first that closes an opener from a line indented more
+/// than the opener's own (it ends a section early), else the unmatched one itself.
+pub fn stray_closer(text: &str) -> Option<(char, usize)> {
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut early: Option<(char, usize)> = None;
+    let mut unmatched: Option<(char, usize)> = None;
+    loop {
+        s.ws();
+        let Some(c) = s.peek() else { break };
+        match c {
+            b'"' => s.string(),
+            b'r' if matches!(s.b.get(s.i + 1), Some(b'#') | Some(b'"')) => s.raw_string(),
+            b'(' | b'[' | b'{' => {
+                stack.push((c as char, s.i));
+                s.i += 1;
+            }
+            b')' | b']' | b'}' => {
+                let want = match c {
+                    b')' => '(',
+                    b']' => '[',
+                    _ => '{',
+                };
+                match stack.iter().rposition(|e| e.0 == want) {
+                    Some(k) => {
+                        let opener = stack[k];
+                        let (lo, _) = line_col(text, opener.1);
+                        let (lc, _) = line_col(text, s.i);
+                        if early.is_none() && lc > lo && indent(text, s.i) > indent(text, opener.1) {
+                            early = Some((c as char, s.i));
+                        }
+                        stack.truncate(k);
+                    }
+                    None => {
+                        if unmatched.is_none() {
+                            unmatched = Some((c as char, s.i));
+                        }
+                    }
+                }
+                s.i += 1;
+            }
+            _ => s.i += 1,
+        }
+    }
+    unmatched?;
+    early.or(unmatched)
+}
+
+/// Indentation (leading spaces and tabs) of the line holding byte `offset`.
+fn indent(text: &str, offset: usize) -> usize {
+    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |k| k + 1);
+    text[start..].bytes().take_while(|b| *b == b' ' || *b == b'\t').count()
 }
 
 struct Scanner<'a> {
@@ -262,9 +398,9 @@ mod tests {
     fn finds_fields() {
         assert_eq!(find(T, "channel.loss"), Some((3, 13)));
         assert_eq!(find(T, "faults[1].at"), Some((6, 6)));
-        assert_eq!(find(T, "faults[0].fault.loss"), Some((5, 26)));
+        assert_eq!(find(T, "faults[0].fault.loss"), Some((5, 25)));
         assert_eq!(find(T, "world.vehicles"), Some((8, 19)));
-        assert_eq!(find(T, "world.model.v0"), Some((8, 43)));
+        assert_eq!(find(T, "world.model.v0"), Some((8, 44)));
         // Missing: nearest ancestor.
         assert_eq!(find(T, "channel.jitter_ticks"), Some((3, 3)));
     }

@@ -169,15 +169,9 @@ fn ron_options() -> ron::Options {
 
 /// Parses and validates scenario text; `origin` names it in errors.
 pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    let scn: Scenario = ron_options().from_str(text).map_err(|e| {
-        let pos = e.span.start;
-        let off = locate::offset_of(text, pos.line, pos.col);
-        let field = locate::path_at(text, off).unwrap_or_default();
-        ScenarioError::Invalid {
-            origin: origin.to_string(),
-            issues: vec![Issue { at: Some((pos.line, pos.col)), field, message: describe_ron_error(&e.code) }],
-        }
-    })?;
+    let scn: Scenario = ron_options()
+        .from_str(text)
+        .map_err(|e| ScenarioError::Invalid { origin: origin.to_string(), issues: vec![parse_issue(text, &e)] })?;
     let problems = validate::validate(&scn);
     if problems.is_empty() {
         Ok(scn)
@@ -192,16 +186,89 @@ pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     }
 }
 
-fn describe_ron_error(e: &ron::Error) -> String {
-    let s = e.to_string();
-    match e {
-        ron::Error::NoSuchStructField { .. } | ron::Error::NoSuchEnumVariant { .. } => {
-            // ron says "Unexpected field named `x`, expected one of ..." — keep it, it
-            // lists the accepted names.
-            s
+/// A parse error as an issue that points at the right place and names the field: ron
+/// reports some errors one token late (a missing comma is noticed at the next field) or
+/// on the whitespace before a value, and words some of them tersely.
+fn parse_issue(text: &str, e: &ron::error::SpannedError) -> Issue {
+    use ron::Error as E;
+    let raw = locate::offset_of(text, e.span.start.line, e.span.start.col);
+    // Point at the offending token, not at the whitespace before it.
+    let mut off = locate::skip_ws(text, raw);
+    let found = locate::token_at(text, off).to_string();
+    let mut field = None;
+    let mut message = match &e.code {
+        // `22.5` where a whole number belongs: ron read `22` and stumbled on `.5`.
+        E::ExpectedComma if found.starts_with('.') && off > 0 && text.as_bytes()[off - 1].is_ascii_digit() => {
+            let b = text.as_bytes();
+            while off > 0 && (b[off - 1].is_ascii_digit() || b[off - 1] == b'-') {
+                off -= 1;
+            }
+            format!("expected a whole number, found `{}`", locate::token_at(text, off))
         }
-        _ => s,
+        E::ExpectedComma if found.is_empty() => {
+            "the file ends too early: expected a `,` or a closing bracket".to_string()
+        }
+        E::ExpectedComma => match locate::value_before(text, off) {
+            Some(prev) => {
+                // The comma belongs right after the previous value: point there.
+                off = prev.end;
+                field = Some(prev.path);
+                format!("expected a `,` after this value (found `{found}` next)")
+            }
+            None => format!("expected a `,`, found `{found}`"),
+        },
+        E::IntegerOutOfBounds => {
+            // ron points past a leading minus sign; point at the whole number.
+            if off > 0 && text.as_bytes()[off - 1] == b'-' {
+                off -= 1;
+            }
+            let number = locate::token_at(text, off);
+            if number.starts_with('-') {
+                format!("expected a whole number of 0 or more, found `{number}`")
+            } else {
+                format!("`{number}` is too large for this field")
+            }
+        }
+        E::ExpectedInteger => format!("expected a whole number, found `{found}`"),
+        E::ExpectedFloat => format!("expected a number, found `{found}`"),
+        E::ExpectedString => format!("expected a text in double quotes, found `{found}`"),
+        E::ExpectedBoolean => format!("expected `true` or `false`, found `{found}`"),
+        E::Eof => "unexpected end of file".to_string(),
+        E::TrailingCharacters => format!("unexpected `{found}` after the end of the scenario"),
+        E::ExpectedMapColon => format!("expected a `:` after the field name, found `{found}`"),
+        E::ExpectedIdentifier | E::InvalidIdentifier(_) | E::SuggestRawIdentifier(_) => {
+            format!("expected a field name, found `{found}`")
+        }
+        E::MissingStructField { field: name, .. } => {
+            // ron notices at the closing bracket; point at the section that lacks it.
+            let parent = locate::path_at(text, off).unwrap_or_default();
+            if let Some((l, c)) = locate::find(text, &parent) {
+                off = locate::offset_of(text, l, c);
+            }
+            field = Some(if parent.is_empty() { name.to_string() } else { format!("{parent}.{name}") });
+            format!("required field `{name}` is missing")
+        }
+        // ron's own words list the accepted names for unknown fields and variants.
+        other => other.to_string(),
+    };
+    // A bracket left open is the usual cause of a confusing error further on.
+    if let Some((open, at)) = locate::unclosed_suspect(text) {
+        let close = match open {
+            '(' => ')',
+            '[' => ']',
+            _ => '}',
+        };
+        let (l, c) = locate::line_col(text, at);
+        message.push_str(&format!(" (the `{open}` at {l}:{c} is never closed: is a `{close}` missing?)"));
+    } else if let Some((close, at)) = locate::stray_closer(text)
+        && !matches!(e.code, E::TrailingCharacters)
+    {
+        // Only the line: on a line with several closers the culprit may be any of them.
+        let (l, _) = locate::line_col(text, at);
+        message.push_str(&format!(" (a `{close}` on line {l} closes a section early: is one too many?)"));
     }
+    let field = field.or_else(|| locate::path_at(text, off)).unwrap_or_default();
+    Issue { at: Some(locate::line_col(text, off)), field, message }
 }
 
 impl Scenario {
@@ -234,7 +301,10 @@ impl Scenario {
     /// Number of agents the world spawns (ids are 0..count).
     pub fn agent_count(&self) -> u64 {
         match &self.world {
-            WorldConfig::Traffic(t) => u64::from(t.vehicles) + 1 + u64::from(t.controller.sectors),
+            WorldConfig::Traffic(t) => {
+                let fixed = u64::from(t.vehicles) + 1 + u64::from(t.controller.sectors);
+                fixed + crate::worlds::traffic::network::light_count(&t.road)
+            }
         }
     }
 }

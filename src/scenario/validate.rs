@@ -154,7 +154,8 @@ pub(crate) fn validate(s: &Scenario) -> Problems {
                     cur = next;
                 }
                 Err(issue) => out.push((
-                    format!("edits[{i}]"),
+                    // Blame the path when it names no field, else the value.
+                    if cur.get(&e.set).is_none() { format!("edits[{i}].set") } else { format!("edits[{i}].value") },
                     format!("`{}` = `{}`: {}: {}", e.set, e.value, issue.field, issue.message),
                 )),
             }
@@ -172,6 +173,9 @@ pub fn live_editable(old: &Scenario, new: &Scenario) -> Result<(), String> {
     if a.road != b.road {
         return Err("the road cannot change while running".into());
     }
+    if !matches!(a.road, Road::Ring { .. }) && a.vehicles != b.vehicles {
+        return Err("the city's fleet size (world.vehicles) only applies at start".into());
+    }
     if std::mem::discriminant(&a.model) != std::mem::discriminant(&b.model) {
         return Err("the car-following model cannot be swapped while running (its parameters can change)".into());
     }
@@ -182,7 +186,9 @@ pub fn live_editable(old: &Scenario, new: &Scenario) -> Result<(), String> {
 }
 
 fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
-    let Road::Ring { length_m } = t.road;
+    let Road::Ring { length_m } = t.road else {
+        return city(v, t, s);
+    };
     v.positive("world.road.length_m", length_m);
     v.at_least("world.vehicles", u64::from(t.vehicles), 1);
     if t.automated > t.vehicles {
@@ -218,7 +224,9 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
                 v.bad("world.init.speed_mps", format!("must be between 0 and v0 = {}, got {sp}", p.v0));
             }
             let spacing = length_m / f64::from(t.vehicles.max(1));
+            // Only meaningful when the vehicles fit at all (otherwise that is the error).
             if v.finite("world.init.perturbation_m", t.init.perturbation_m)
+                && need <= length_m
                 && t.init.perturbation_m.abs() >= spacing - p.length - p.s0
                 && t.vehicles > 1
             {
@@ -283,4 +291,48 @@ fn traffic(v: &mut V, t: &TrafficConfig, s: &Scenario) {
     }
     v.at_least("world.controller.report_every_ticks", c.report_every_ticks, 1);
     v.positive("world.controller.av_window_s", c.av_window_s);
+}
+
+/// The city world (grid and custom networks): IDM vehicles only, the network and the
+/// `city` section (demand, signals, routing) checked by the network module.
+fn city(v: &mut V, t: &TrafficConfig, s: &Scenario) {
+    v.at_least("world.vehicles", u64::from(t.vehicles), 1);
+    if t.vehicles > 1_000_000 {
+        v.bad("world.vehicles", format!("must be at most 1000000, got {}", t.vehicles));
+    }
+    if t.automated > 0 {
+        v.bad("world.automated", "automated wave-damping vehicles exist on the ring only; use 0 on a city network");
+    }
+    let (len, s0) = match &t.model {
+        CarFollowing::Idm(p) => {
+            v.positive("world.model.v0", p.v0);
+            v.positive("world.model.time_headway", p.time_headway);
+            v.non_negative("world.model.s0", p.s0);
+            v.positive("world.model.a", p.a);
+            v.positive("world.model.b", p.b);
+            v.positive("world.model.delta", p.delta);
+            v.positive("world.model.length", p.length);
+            v.non_negative("world.model.noise", p.noise);
+            (p.length, p.s0)
+        }
+        CarFollowing::Nasch(_) => {
+            v.bad("world.model", "the city network drives the IDM (Idm((...))); the Nagel–Schreckenberg model is for the ring");
+            (4.5, 2.0)
+        }
+    };
+    let d = &t.driving;
+    v.positive("world.driving.sensor_range_m", d.sensor_range_m);
+    v.non_negative("world.driving.jam_speed_mps", d.jam_speed_mps);
+    let c = &t.controller;
+    if s.coordination == Coordination::Hierarchical && c.sectors == 0 {
+        v.bad("world.controller.sectors", "hierarchical coordination needs at least 1 district controller");
+    }
+    if c.sectors > 10_000 {
+        v.bad("world.controller.sectors", format!("must be at most 10000, got {}", c.sectors));
+    }
+    if len.is_finite() && len > 0.0 && s0.is_finite() && s0 >= 0.0 {
+        for (path, msg) in crate::worlds::traffic::network::check(&t.road, &t.city, len, s0) {
+            v.bad(path, msg);
+        }
+    }
 }

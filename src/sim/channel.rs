@@ -614,11 +614,13 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
                                 len = w;
                                 hops = (len - 1) as u32;
                                 for &relay in &path[1..len - 1] {
+                                    // A relay across a partition line is as unreachable as
+                                    // a crashed or blacked-out one.
                                     let ok = ch
                                         .dir
                                         .get(relay as usize)
                                         .and_then(|e| *e)
-                                        .is_some_and(|e| !e.crashed && !e.dark);
+                                        .is_some_and(|e| !e.crashed && !e.dark && e.partition == src.partition);
                                     if !ok {
                                         outcome = Outcome::Unreachable;
                                         break;

@@ -81,6 +81,9 @@ pub struct FaultSpec {
 pub struct ActiveFault {
     /// Its number (timeline order, then run-time injections).
     pub id: u32,
+    /// Its place in start order (0 = first fault to start). Logs and random draws use
+    /// this, so a session exported with run-time faults replays identically.
+    pub ordinal: u32,
     /// Its specification.
     pub spec: FaultSpec,
     /// Tick it ends at (exclusive), if it ends.
@@ -99,6 +102,7 @@ pub struct Faults {
     seed: u64,
     /// Every fault that has started, with the tick it actually ended (for session export).
     pub history: Vec<(u32, FaultSpec, Option<u64>)>,
+    started: u32,
 }
 
 impl Faults {
@@ -108,7 +112,7 @@ impl Faults {
             timeline.into_iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
         scheduled.sort_by_key(|(i, f)| (f.at, *i));
         let next_id = scheduled.len() as u32;
-        Faults { scheduled, active: Vec::new(), end_requests: Vec::new(), next_id, seed, history: Vec::new() }
+        Faults { scheduled, active: Vec::new(), end_requests: Vec::new(), next_id, seed, history: Vec::new(), started: 0 }
     }
 
     /// Injects a fault at run time: it starts at the next tick's Inject phase (or at `at`
@@ -178,13 +182,15 @@ pub(crate) fn apply_faults(
             now,
             "fault_end",
             None,
-            [("fault", json!(a.id)), ("type", json!(a.spec.fault.name())), ("recovered", json!(recovered))],
+            [("fault", json!(a.ordinal)), ("type", json!(a.spec.fault.name())), ("recovered", json!(recovered))],
         );
     }
 
     // Start faults due now.
     while f.scheduled.first().is_some_and(|(_, s)| s.at <= now) {
         let (id, spec) = f.scheduled.remove(0);
+        let ordinal = f.started;
+        f.started += 1;
         let mut affected = Vec::new();
         if let FaultKind::Crash { kind, fraction, agents: ids } = &spec.fault {
             let mut pool: Vec<(AgentId, Entity)> = agents
@@ -194,25 +200,30 @@ pub(crate) fn apply_faults(
                 .collect();
             pool.sort_by_key(|p| p.0);
             let take = (fraction * pool.len() as f64).round() as usize;
-            let mut r = rng::stream(f.seed, "faults", u64::from(id));
+            let mut r = rng::stream(f.seed, "faults", u64::from(ordinal));
             for i in 0..take.min(pool.len()) {
                 let j = r.random_range(i..pool.len());
                 pool.swap(i, j);
             }
-            let mut chosen: Vec<(AgentId, Entity)> = pool[..take.min(pool.len())].to_vec();
+            let mut chosen: Vec<(AgentId, Entity, bool)> =
+                pool[..take.min(pool.len())].iter().map(|&(a, e)| (a, e, false)).collect();
+            // A listed agent that another fault already holds down is held by this one
+            // too, so it stays crashed until the last fault holding it ends.
             for (e, a, crashed) in agents.iter() {
-                if ids.contains(&a.id.0) && !crashed && !chosen.iter().any(|c| c.0 == a.id) {
-                    chosen.push((a.id, e));
+                if ids.contains(&a.id.0) && !chosen.iter().any(|c| c.0 == a.id) {
+                    chosen.push((a.id, e, crashed));
                 }
             }
             chosen.sort_by_key(|c| c.0);
-            for (aid, e) in chosen {
-                commands.entity(e).insert(Crashed { since: now });
+            for (aid, e, already) in chosen {
+                if !already {
+                    commands.entity(e).insert(Crashed { since: now });
+                }
                 affected.push(aid);
             }
         }
         let ends = spec.duration.map(|d| now + d);
-        let mut detail = vec![("fault", json!(id)), ("type", json!(spec.fault.name()))];
+        let mut detail = vec![("fault", json!(ordinal)), ("type", json!(spec.fault.name()))];
         if let Some(d) = spec.duration {
             detail.push(("duration", json!(d)));
         }
@@ -229,7 +240,7 @@ pub(crate) fn apply_faults(
         }
         log.push(now, "fault_start", None, detail);
         f.history.push((id, FaultSpec { at: now, ..spec.clone() }, None));
-        f.active.push(ActiveFault { id, spec, ends, affected });
+        f.active.push(ActiveFault { id, ordinal, spec, ends, affected });
     }
 
     // Channel effects of what is in force.

@@ -5,6 +5,11 @@ use bevy::prelude::*;
 
 use super::{Agent, Channel, SimClock};
 
+/// A world's own part of summary.json, computed from the world at the end of a run (the
+/// runner writes it under `"world"`).
+#[derive(Resource, Clone, Copy)]
+pub struct WorldSummary(pub fn(&World) -> serde_json::Value);
+
 /// The metric table of a run.
 #[derive(Resource, Debug, Clone)]
 pub struct Metrics {
@@ -26,6 +31,13 @@ impl Metrics {
             record_every: record_every.max(1),
             keep_last: None,
         }
+    }
+
+    /// Drops every recorded row and zeroes the current values; keeps the columns.
+    pub fn clear(&mut self, record_every: u64) {
+        self.rows.clear();
+        self.current.iter_mut().for_each(|v| *v = 0.0);
+        self.record_every = record_every.max(1);
     }
 
     /// Adds a column (idempotent); returns its index.
@@ -100,7 +112,7 @@ pub(crate) fn record_row(
     for (name, v) in stats.values() {
         metrics.set(name, v);
     }
-    if done % metrics.record_every == 0 {
+    if done.is_multiple_of(metrics.record_every) {
         let row = metrics.current.clone();
         metrics.rows.push(row);
         if let Some(k) = metrics.keep_last

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use channel::{Channel, ChannelConfig, CommStats, Dest, Inbox, Message, Outbox, Topology};
 pub use events::EventLog;
 pub use faults::{FaultKind, FaultSpec, Faults, Rect};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, WorldSummary};
 pub use rng::AgentRng;
 
 /// The schedule that advances the world by exactly one tick. Nothing runs it on a wall
@@ -75,6 +75,8 @@ pub enum AgentKind {
     Vehicle,
     /// A roadside or central traffic controller.
     Controller,
+    /// A traffic light at a signalized intersection.
+    TrafficLight,
 }
 
 impl AgentKind {
@@ -83,6 +85,7 @@ impl AgentKind {
         match self {
             AgentKind::Vehicle => "vehicle",
             AgentKind::Controller => "controller",
+            AgentKind::TrafficLight => "traffic_light",
         }
     }
 }
@@ -218,13 +221,10 @@ impl Plugin for SimPlugin {
             )
                 .chain(),
         );
-        app.insert_resource(SimClock { tick: 0, dt: s.dt, end_tick: s.ticks, seed: s.seed })
-            .insert_resource(CoordinationRes(s.coordination))
-            .insert_resource(AgentIds::default())
-            .insert_resource(Channel::new(s.channel.clone(), s.seed))
-            .insert_resource(Faults::new(s.faults.clone(), s.seed))
-            .insert_resource(Metrics::new(s.record_every))
-            .insert_resource(EventLog::new(s.max_events));
+        app.insert_resource(Metrics::new(s.record_every));
+        insert_state(app.world_mut(), s);
+        app.add_schedule(Schedule::new(SpawnWorld));
+        app.add_systems(Startup, |world: &mut World| world.run_schedule(SpawnWorld));
         app.add_systems(SimTick, faults::apply_faults.in_set(Phase::Inject));
         app.add_systems(SimTick, channel::communicate.in_set(Phase::Communicate));
         app.add_systems(
@@ -244,6 +244,33 @@ impl Plugin for SimPlugin {
             m.register(c);
         }
     }
+}
+
+/// The schedule in which worlds spawn their agents from the scenario; it runs at startup
+/// and again on [`reset`].
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SpawnWorld;
+
+/// (Re)inserts the core's per-run state: clock, coordination, ids, channel, faults,
+/// event log, and empties the metric rows (keeping the columns).
+fn insert_state(world: &mut World, s: &SimSettings) {
+    world.insert_resource(SimClock { tick: 0, dt: s.dt, end_tick: s.ticks, seed: s.seed });
+    world.insert_resource(CoordinationRes(s.coordination));
+    world.insert_resource(AgentIds::default());
+    world.insert_resource(Channel::new(s.channel.clone(), s.seed));
+    world.insert_resource(Faults::new(s.faults.clone(), s.seed));
+    world.insert_resource(EventLog::new(s.max_events));
+    world.resource_mut::<Metrics>().clear(s.record_every);
+}
+
+/// Starts the run over: despawns every agent and resets the core's state for `s`. The
+/// world resets its own state, then [`SpawnWorld`] runs (see `runner::reset`).
+pub fn reset_core(world: &mut World, s: &SimSettings) {
+    let agents: Vec<Entity> = world.query_filtered::<Entity, With<Agent>>().iter(world).collect();
+    for e in agents {
+        world.despawn(e);
+    }
+    insert_state(world, s);
 }
 
 /// Worlds put their metric systems in this set; the row is recorded after it.

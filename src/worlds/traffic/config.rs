@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::models::{IdmParams, NaschParams};
+use super::network::{CityConfig, LinkSpec, NodeSpec};
 
 /// `world: Traffic((...))`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub struct TrafficConfig {
     /// Initial state.
     #[serde(default)]
     pub init: InitConfig,
+    /// Demand, signals and routing of a city network (`Grid` or `Network` roads).
+    #[serde(default)]
+    pub city: CityConfig,
 }
 
 /// Road network.
@@ -34,6 +38,20 @@ pub struct TrafficConfig {
 pub enum Road {
     /// A single-lane ring road of this circumference.
     Ring { length_m: f64 },
+    /// A Manhattan grid of `rows` × `cols` signalized intersections `block_m` apart,
+    /// two-way streets with `lanes` lanes per direction, and a terminal (entry/exit) one
+    /// block beyond each end of every row and column. See docs/grid.md.
+    Grid {
+        rows: u32,
+        cols: u32,
+        block_m: f64,
+        #[serde(default = "super::network::one_lane")]
+        lanes: u32,
+        #[serde(default = "super::network::default_speed")]
+        speed_mps: f64,
+    },
+    /// A custom network of named nodes and one-way links.
+    Network { nodes: Vec<NodeSpec>, links: Vec<LinkSpec> },
 }
 
 /// Car-following model.

@@ -12,7 +12,7 @@ use super::config::{CarFollowing, Road, TrafficConfig};
 use super::models::{follower_stopper, nasch_speed, track_speed};
 use crate::sim::{
     Agent, AgentId, AgentIds, AgentKind, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog,
-    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick,
+    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick, SpawnWorld,
 };
 
 /// Message kinds of the traffic world.
@@ -38,6 +38,9 @@ pub struct RingRoad {
     /// Vehicle entities in driving order.
     pub order: Vec<Entity>,
     snap: Vec<Snap>,
+    /// NaSch: [`RingRoad::xy`] of every cell, computed once (the same numbers, without a
+    /// sine and cosine per vehicle per tick).
+    cell_xy: Vec<(f32, f32, f32)>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -138,17 +141,18 @@ pub struct TrafficPlugin(pub TrafficConfig);
 
 impl Plugin for TrafficPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(TrafficParams(self.0.clone()))
-            .insert_resource(RingRoad::default())
-            .insert_resource(Controllers::default())
-            .insert_resource(JamState::default());
+        if !matches!(self.0.road, Road::Ring { .. }) {
+            super::city::build(app, &self.0);
+            return;
+        }
+        reset(app.world_mut(), &self.0);
         {
             let mut m = app.world_mut().resource_mut::<Metrics>();
             for c in COLUMNS {
                 m.register(c);
             }
         }
-        app.add_systems(Startup, spawn);
+        app.add_systems(SpawnWorld, spawn);
         app.add_systems(SimTick, sync_vehicle_count.in_set(Phase::Inject).after(crate::sim::faults::apply_faults));
         app.add_systems(SimTick, perceive.in_set(Phase::Perceive));
         app.add_systems(SimTick, (decide_vehicles, decide_controllers).in_set(Phase::Decide));
@@ -156,6 +160,14 @@ impl Plugin for TrafficPlugin {
         app.add_systems(SimTick, resolve.in_set(Phase::Resolve));
         app.add_systems(SimTick, measure.in_set(MeasureSet::World));
     }
+}
+
+/// (Re)inserts the traffic world's state for `cfg`; its agents spawn in [`SpawnWorld`].
+pub fn reset(world: &mut World, cfg: &TrafficConfig) {
+    world.insert_resource(TrafficParams(cfg.clone()));
+    world.insert_resource(RingRoad::default());
+    world.insert_resource(Controllers::default());
+    world.insert_resource(JamState::default());
 }
 
 /// Metric columns of the traffic world.
@@ -203,7 +215,7 @@ fn spawn(
     mut ctl: ResMut<Controllers>,
 ) {
     let cfg = &params.0;
-    let Road::Ring { length_m } = cfg.road;
+    let Road::Ring { length_m } = cfg.road else { return };
     ring.length = length_m;
     ring.radius = length_m / TAU;
     let n = cfg.vehicles;
@@ -214,6 +226,10 @@ fn spawn(
         CarFollowing::Nasch(p) => ((length_m / p.cell_m).round() as u32, cfg.init.speed_mps.unwrap_or(0.0)),
     };
     ring.cells = cells;
+    ring.cell_xy = match &cfg.model {
+        CarFollowing::Nasch(p) => (0..cells).map(|c| ring.xy(f64::from(c) * p.cell_m)).collect(),
+        CarFollowing::Idm(_) => Vec::new(),
+    };
     ring.order.clear();
     for i in 0..n {
         let id = ids.alloc();
@@ -247,6 +263,7 @@ fn spawn(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn vehicle_bundle(
     id: AgentId,
     pos: f64,
@@ -449,8 +466,8 @@ fn decide_vehicles(
     let dt = clock.dt;
     let coord = coord.0;
     let timeout = d.message_timeout_ticks;
-    let beacon = now % d.beacon_every_ticks.max(1) == 0;
-    let report = now % cfg.controller.report_every_ticks.max(1) == 0;
+    let beacon = now.is_multiple_of(d.beacon_every_ticks.max(1));
+    let report = now.is_multiple_of(cfg.controller.report_every_ticks.max(1));
     let sectors = ctl.sectors.len() as u32;
     let length = ring.length;
     let av_alpha = (dt / cfg.controller.av_window_s.max(dt)).min(1.0);
@@ -520,16 +537,20 @@ fn decide_vehicles(
                         // Speed harmonisation: follow the consensus of the beacons
                         // heard (own speed included) with the FollowerStopper, which
                         // keeps the short cooperative gap and damps waves.
-                        let consensus = ((heard_sum + v.speed) / f64::from(heard + 1)).min(ip.v0);
+                        // The floor of half the equilibrium speed for the own gap lets
+                        // a stopped platoon restart (a consensus of zeros stays zero).
+                        let consensus = ((heard_sum + v.speed) / f64::from(heard + 1))
+                            .max(0.5 * ip.equilibrium_speed(gap))
+                            .min(ip.v0);
                         link.advice = consensus;
                         let cmd = follower_stopper(gap, v.speed, v_lead, consensus);
                         track_speed(ip, cmd, gap, v.speed, v_lead)
                     }
                     Mode::Fallback => ip.accel_with(gap, v.speed, dv, d.fallback_headway_s),
                     Mode::Advised => {
-                            let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
-                            track_speed(ip, cmd, gap, v.speed, v_lead)
-                        }
+                        let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
+                        track_speed(ip, cmd, gap, v.speed, v_lead)
+                    }
                     Mode::Automated => {
                         v.u_avg += av_alpha * (v.speed - v.u_avg);
                         let cmd = follower_stopper(gap, v.speed, v_lead, v.u_avg.min(ip.v0));
@@ -663,12 +684,20 @@ fn decide_controllers(
             Some(k) => ((f64::from(pos) / sector_len) as u32).min(sectors as u32 - 1) == k,
             None => true,
         };
-        // Vehicles move between sectors, so a sector only counts recent reports.
+        // Vehicles move between sectors, so a sector only counts recent reports, and
+        // only where each reporting vehicle is now by dead reckoning (reported position
+        // + speed × age): a vehicle that has crossed into the next sector is counted
+        // there, not in both (that over-count lowered the hierarchical target speed).
         let window = if my_sector.is_some() { timeout } else { memory };
+        let dt = clock.dt;
+        let now_at = |r: &(u64, [f32; 4])| {
+            let age = now.saturating_sub(r.0) as f64 * dt;
+            (f64::from(r.1[0]) + f64::from(r.1[1]) * age).rem_euclid(ring.length) as f32
+        };
         let known = st
             .reports
             .iter()
-            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= window && inside(r.1[0])))
+            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= window && inside(now_at(&r))))
             .count();
         let target_from_count = |count: f64, road: f64| -> f64 {
             if count <= 0.0 {
@@ -722,7 +751,14 @@ fn decide_controllers(
         // reaches; each vehicle damps waves with its own sensors around that target.
         let u = st.u;
         if known > 0 {
-            out.send(agent.id, Dest::Kind(AgentKind::Vehicle), MSG_ADVICE, 48, now, [u as f32, known as f32, now as f32, 0.0]);
+            out.send(
+                agent.id,
+                Dest::Kind(AgentKind::Vehicle),
+                MSG_ADVICE,
+                48,
+                now,
+                [u as f32, known as f32, now as f32, 0.0],
+            );
         }
         *dec = Decision {
             tick: now,
@@ -767,11 +803,23 @@ fn act(
             }
             (CarFollowing::Nasch(p), Some(mut c)) => {
                 if crashed {
-                    c.v = c.v.saturating_sub(1);
+                    // Braking by a cell per tick must still stop short of the leader:
+                    // NaSch has no collisions, and resolve() does not repair this model.
+                    let n = ring.snap.len();
+                    let gap = if n > 1 {
+                        let lead = ring.snap[(v.slot as usize + 1) % n].cell;
+                        (lead + cells - c.cell - 1) % cells
+                    } else {
+                        cells
+                    };
+                    c.v = c.v.saturating_sub(1).min(gap);
                 }
                 c.cell = (c.cell + c.v) % cells.max(1);
                 v.pos = f64::from(c.cell) * p.cell_m;
                 v.speed = f64::from(c.v) * p.cell_m / dt;
+                let (x, y, h) = ring.cell_xy.get(c.cell as usize).copied().unwrap_or_else(|| ring.xy(v.pos));
+                *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
+                return;
             }
             (CarFollowing::Nasch(_), None) => {}
         }
