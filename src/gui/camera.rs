@@ -3,7 +3,7 @@
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
-use bevy_egui::EguiWantsInput;
+use bevy_egui::input::EguiWantsInput;
 
 /// Marks the one 2D camera that looks at the simulated world.
 #[derive(Component)]

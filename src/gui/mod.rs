@@ -142,7 +142,7 @@ impl Plugin for GuiPlugin {
 /// Space plays/pauses, `.` steps one tick (ignored while typing in a text box).
 fn keyboard_controls(
     keys: Res<ButtonInput<KeyCode>>,
-    wants: Res<bevy_egui::EguiWantsInput>,
+    wants: Res<bevy_egui::input::EguiWantsInput>,
     mut control: ResMut<SimControl>,
 ) {
     if wants.wants_any_keyboard_input() {

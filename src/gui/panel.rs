@@ -277,14 +277,15 @@ fn params_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     ui.separator();
     let world_cfg = world.resource::<LiveScenario>().current.world.clone();
     let WorldConfig::Traffic(t) = world_cfg;
-    let crate::worlds::traffic::Road::Ring { length_m } = t.road;
     ui.label(egui::RichText::new("Traffic").strong());
-    let max_vehicles = match &t.model {
-        CarFollowing::Idm(p) => (length_m / (p.length + p.s0)).floor(),
-        CarFollowing::Nasch(p) => (length_m / p.cell_m).round(),
+    if let crate::worlds::traffic::Road::Ring { length_m } = t.road {
+        let max_vehicles = match &t.model {
+            CarFollowing::Idm(p) => (length_m / (p.length + p.s0)).floor(),
+            CarFollowing::Nasch(p) => (length_m / p.cell_m).round(),
+        }
+        .max(1.0);
+        param_slider(ui, world, state, "vehicles (demand)", "world.vehicles", 1.0..=max_vehicles, true, max_vehicles > 2000.0);
     }
-    .max(1.0);
-    param_slider(ui, world, state, "vehicles (demand)", "world.vehicles", 1.0..=max_vehicles, true, max_vehicles > 2000.0);
     match &t.model {
         CarFollowing::Idm(_) => {
             param_slider(ui, world, state, "v0 desired speed (m/s)", "world.model.v0", 1.0..=50.0, false, false);
@@ -316,14 +317,11 @@ fn faults_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     let mut injected = None;
     ui.horizontal(|ui| {
         egui::ComboBox::from_id_salt("crash_kind")
-            .selected_text(match f.crash_kind {
-                Some(AgentKind::Vehicle) => "vehicles",
-                Some(AgentKind::Controller) => "controllers",
-                None => "all agents",
-            })
+            .selected_text(f.crash_kind.map_or("all agents", AgentKind::name))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut f.crash_kind, Some(AgentKind::Vehicle), "vehicles");
                 ui.selectable_value(&mut f.crash_kind, Some(AgentKind::Controller), "controllers");
+                ui.selectable_value(&mut f.crash_kind, Some(AgentKind::TrafficLight), "traffic lights");
                 ui.selectable_value(&mut f.crash_kind, None, "all agents");
             });
         ui.add(egui::Slider::new(&mut f.crash_fraction, 0.0..=1.0).fixed_decimals(2));

@@ -5,7 +5,7 @@ use std::f32::consts::TAU;
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
-use bevy_egui::EguiWantsInput;
+use bevy_egui::input::EguiWantsInput;
 
 use super::batch::{GlyphBuffers, empty_mesh, speed_color};
 use super::camera::{FitRequest, WorldBounds, WorldCamera, cursor_to_world};
@@ -207,6 +207,7 @@ fn draw_agents(
     let vmax = top_speed(&params, clock.dt).max(0.1);
     let crashed_color = Color::srgb(0.55, 0.2, 0.75).to_linear();
     let controller_color = Color::srgb(0.25, 0.55, 1.0).to_linear();
+    let light_color = Color::srgb(0.85, 0.85, 0.85).to_linear();
     let automated_rim = Color::srgb(0.95, 0.95, 1.0).to_linear();
     let drawing = &mut *drawing;
     drawing.vehicles.clear();
@@ -236,10 +237,15 @@ fn draw_agents(
                 let color = if crashed { crashed_color } else { controller_color };
                 drawing.vehicles.push_square(p, ctl_size, color);
             }
+            AgentKind::TrafficLight => {
+                // Phase colours are not drawn yet (city grid drawing is still to come): a neutral marker.
+                let color = if crashed { crashed_color } else { light_color };
+                drawing.vehicles.push_square(p, ctl_size * 0.6, color);
+            }
         }
     }
-    if let Some(mesh) = meshes.get_mut(&drawing.vehicles_mesh) {
-        drawing.vehicles.write_to(mesh);
+    if let Some(mut mesh) = meshes.get_mut(&drawing.vehicles_mesh) {
+        drawing.vehicles.write_to(&mut mesh);
     }
 }
 
@@ -291,8 +297,8 @@ fn draw_heat_map(
         c.alpha = (0.15 + 0.6 * density.min(1.0)) as f32;
         drawing.heat.push_quad([d0 * inner, d0 * outer, d1 * outer, d1 * inner], c);
     }
-    if let Some(mesh) = meshes.get_mut(&drawing.heat_mesh) {
-        drawing.heat.write_to(mesh);
+    if let Some(mut mesh) = meshes.get_mut(&drawing.heat_mesh) {
+        drawing.heat.write_to(&mut mesh);
     }
 }
 
@@ -321,9 +327,9 @@ fn draw_fault_regions(
         }
     }
     if (had || !drawing.regions.is_empty())
-        && let Some(mesh) = meshes.get_mut(&drawing.regions_mesh)
+        && let Some(mut mesh) = meshes.get_mut(&drawing.regions_mesh)
     {
-        drawing.regions.write_to(mesh);
+        drawing.regions.write_to(&mut mesh);
     }
 }
 
