@@ -30,6 +30,20 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Open the desktop app on a scenario (no file: the built-in ring). Needs a display.
+    Gui(GuiArgs),
+}
+
+#[derive(clap::Args, Debug, Default)]
+struct GuiArgs {
+    /// Scenario file (.ron); the built-in default scenario when left out.
+    file: Option<PathBuf>,
+    /// Save a PNG of the window after --after-ticks ticks, then exit.
+    #[arg(long, value_name = "PNG")]
+    screenshot: Option<PathBuf>,
+    /// Ticks to run before the screenshot.
+    #[arg(long, default_value_t = 100)]
+    after_ticks: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -104,7 +118,8 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => run(a),
         Some(Command::Validate { files }) => validate(&files),
         Some(Command::Sweep(a)) => sweep(a),
-        None => open_app(),
+        Some(Command::Gui(a)) => open_app(a),
+        None => open_app(GuiArgs::default()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,10 +134,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_app() -> Result<(), Failure> {
+#[cfg(feature = "gui")]
+fn open_app(a: GuiArgs) -> Result<(), Failure> {
+    let (scn, origin) = match &a.file {
+        Some(f) => (scenario::load_file(f).map_err(|e| Failure::BadInput(e.to_string()))?, f.display().to_string()),
+        None => (
+            scenario::load_str(scenario::DEFAULT_SCENARIO, "built-in")
+                .map_err(|e| Failure::Other(e.to_string()))?,
+            "built-in".to_string(),
+        ),
+    };
+    let opts = masim::gui::GuiOptions { origin, screenshot: a.screenshot, after_ticks: a.after_ticks };
+    masim::gui::run(scn, opts).map_err(Failure::Other)
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_app(a: GuiArgs) -> Result<(), Failure> {
     use clap::CommandFactory;
     let _ = Cli::command().print_help();
     println!();
+    if a.file.is_some() || a.screenshot.is_some() {
+        return Err(Failure::Other("this masim was built without the `gui` feature; use `masim run SCENARIO.ron`".into()));
+    }
     Ok(())
 }
 

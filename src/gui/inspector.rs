@@ -1,0 +1,120 @@
+//! Agent inspector: the selected agent's identity, state, perception, decisions with reasons, inbox and outbox.
+
+use bevy::prelude::*;
+use bevy_egui::egui;
+
+use super::Selection;
+use super::traffic::AgentIndex;
+use crate::sim::{Agent, Crashed, Decision, Inbox, Message, Outbox, Perception, Pose};
+use crate::worlds::traffic::Vehicle;
+use crate::worlds::traffic::ring::{ControllerState, Link};
+
+/// Draws the inspector for the selected agent.
+pub fn show(ui: &mut egui::Ui, world: &mut World) {
+    ui.heading("Inspector");
+    let Some(id) = world.resource::<Selection>().agent else {
+        ui.label("Click an agent in the world view to inspect it.");
+        return;
+    };
+    let Some(entity) = world.resource::<AgentIndex>().entity(id) else {
+        ui.label(format!("Agent {} no longer exists.", id.0));
+        if ui.button("Clear selection").clicked() {
+            world.resource_mut::<Selection>().agent = None;
+        }
+        return;
+    };
+    let Ok(e) = world.get_entity(entity) else {
+        return;
+    };
+    let Some(agent) = e.get::<Agent>().copied() else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(format!("{} #{}", agent.kind.name(), agent.id.0)).strong());
+        if let Some(c) = e.get::<Crashed>() {
+            ui.colored_label(egui::Color32::from_rgb(200, 120, 255), format!("CRASHED since tick {}", c.since));
+        }
+    });
+    let mut follow = world.resource::<Selection>().follow;
+    let mut clear = false;
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut follow, "Follow");
+        clear = ui.button("Deselect").clicked();
+    });
+    let e = world.entity(entity);
+    egui::Grid::new("inspector_state").num_columns(2).striped(true).show(ui, |ui| {
+        if let Some(p) = e.get::<Pose>() {
+            row(ui, "position (m)", format!("{:.1}, {:.1}", p.x, p.y));
+            row(ui, "heading (°)", format!("{:.0}", p.heading.to_degrees().rem_euclid(360.0)));
+            row(ui, "speed (m/s)", format!("{:.2}", p.speed));
+        }
+        if let Some(v) = e.get::<Vehicle>() {
+            row(ui, "arc position (m)", format!("{:.1}", v.pos));
+            row(ui, "acceleration (m/s²)", format!("{:.2}", v.accel));
+            row(ui, "ring slot", v.slot.to_string());
+            row(ui, "automated", if v.automated { "yes".into() } else { "no".into() });
+        }
+        if let Some(l) = e.get::<Link>() {
+            row(ui, "driving mode", format!("{:?}", l.mode));
+            row(ui, "leader msg (tick)", format!("{} ({:.1} m/s)", l.leader_msg_tick, l.leader_speed));
+            row(ui, "advice (tick)", format!("{} ({:.1} m/s)", l.advice_tick, l.advice));
+        }
+        if let Some(c) = e.get::<ControllerState>() {
+            row(ui, "role", c.sector.map_or("central".to_string(), |s| format!("sector {s}")));
+            row(ui, "target speed (m/s)", format!("{:.2}", c.u));
+            row(ui, "vehicles reporting", c.reports.iter().filter(|r| r.is_some()).count().to_string());
+        }
+        if let Some(p) = e.get::<Perception>() {
+            row(ui, "perceived at tick", p.tick.to_string());
+            row(ui, "constraining agent", p.target.map_or("none in range".to_string(), |t| format!("#{}", t.0)));
+            row(ui, "gap (m)", format!("{:.1}", p.distance_m));
+            row(ui, "its speed (m/s)", format!("{:.2}", p.target_speed_mps));
+        }
+        if let Some(d) = e.get::<Decision>() {
+            row(ui, "decision", format!("{} ({:.2})", d.action, d.value));
+            row(ui, "reason", d.reason.to_string());
+            row(ui, "decided at tick", d.tick.to_string());
+        }
+    });
+    ui.collapsing("Decision history (changes)", |ui| {
+        let sel = world.resource::<Selection>();
+        if sel.history.is_empty() {
+            ui.small("recorded from the moment of selection");
+        }
+        for (tick, action, reason, value) in sel.history.iter().rev() {
+            ui.monospace(format!("{tick:>7}  {action:<14} {reason}  ({value:.2})"));
+        }
+    });
+    let e = world.entity(entity);
+    let inbox = e.get::<Inbox>().map(|i| i.0.clone()).unwrap_or_default();
+    let outbox = e.get::<Outbox>().map(|o| o.0.clone()).unwrap_or_default();
+    ui.collapsing(format!("Inbox, last tick ({})", inbox.len()), |ui| messages(ui, &inbox, true));
+    ui.collapsing(format!("Outbox, last tick ({})", outbox.len()), |ui| messages(ui, &outbox, false));
+    let mut sel = world.resource_mut::<Selection>();
+    sel.follow = follow;
+    if clear {
+        sel.agent = None;
+        sel.follow = false;
+        sel.history.clear();
+    }
+}
+
+fn row(ui: &mut egui::Ui, name: &str, value: String) {
+    ui.label(name);
+    ui.monospace(value);
+    ui.end_row();
+}
+
+fn messages(ui: &mut egui::Ui, list: &[Message], incoming: bool) {
+    const SHOWN: usize = 30;
+    for m in list.iter().take(SHOWN) {
+        let who = if incoming { format!("from #{}", m.from.0) } else { format!("to {:?}", m.dest) };
+        ui.monospace(format!(
+            "{:<14} {who}  sent {}  {}B  [{:.1} {:.1} {:.1} {:.1}]",
+            m.kind, m.sent, m.bytes, m.payload[0], m.payload[1], m.payload[2], m.payload[3]
+        ));
+    }
+    if list.len() > SHOWN {
+        ui.small(format!("… and {} more", list.len() - SHOWN));
+    }
+}

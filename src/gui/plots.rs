@@ -1,0 +1,79 @@
+//! Live plots (egui_plot) of the world's metrics and the channel counters over simulated time.
+
+use bevy::prelude::*;
+use bevy_egui::egui;
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::ui::UiState;
+use crate::sim::{CommStats, Metrics};
+
+/// Columns every run has that are not worth plotting against time.
+const AXIS_COLUMNS: [&str; 3] = ["tick", "time_s", "agents"];
+/// Columns plotted when the app starts.
+const DEFAULT_PLOTTED: [&str; 6] =
+    ["mean_speed_mps", "speed_std_mps", "jammed", "msgs_sent", "msgs_delivered", "msgs_dropped_loss"];
+/// Points per line at most; longer series are thinned by taking every k-th row.
+const MAX_POINTS: usize = 2_000;
+
+/// Draws the plots panel.
+pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
+    let metrics = world.resource::<Metrics>();
+    if !state.plots_initialised {
+        state.plotted = DEFAULT_PLOTTED.iter().map(|s| (*s).to_string()).collect();
+        state.plots_initialised = true;
+    }
+    let columns: Vec<&'static str> = metrics.columns().to_vec();
+    let is_channel = |c: &str| CommStats::COLUMNS.contains(&c);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("World:");
+        for c in columns.iter().filter(|c| !is_channel(c) && !AXIS_COLUMNS.contains(c)) {
+            toggle(ui, state, c);
+        }
+        ui.separator();
+        ui.label("Channel:");
+        for c in columns.iter().filter(|c| is_channel(c)) {
+            toggle(ui, state, c);
+        }
+    });
+    let Some(t) = metrics.index("time_s") else {
+        return;
+    };
+    let rows = metrics.rows();
+    let step = rows.len().div_ceil(MAX_POINTS).max(1);
+    let series = |name: &str| -> Option<PlotPoints<'static>> {
+        let i = metrics.index(name)?;
+        Some(rows.iter().step_by(step).map(|r| [r[t], r[i]]).collect())
+    };
+    let width = (ui.available_width() - 8.0) / 2.0;
+    let height = ui.available_height().max(60.0);
+    ui.horizontal(|ui| {
+        for (title, channel) in [("world", false), ("channel", true)] {
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                Plot::new(title)
+                    .legend(Legend::default())
+                    .height(height)
+                    .x_axis_label("simulated time (s)")
+                    .allow_scroll(false)
+                    .show(ui, |plot| {
+                        for c in columns.iter().filter(|c| is_channel(c) == channel && state.plotted.contains(**c)) {
+                            if let Some(points) = series(c) {
+                                plot.line(Line::new(*c, points));
+                            }
+                        }
+                    });
+            });
+        }
+    });
+}
+
+fn toggle(ui: &mut egui::Ui, state: &mut UiState, column: &str) {
+    let mut on = state.plotted.contains(column);
+    if ui.toggle_value(&mut on, column).changed() {
+        if on {
+            state.plotted.insert(column.to_string());
+        } else {
+            state.plotted.remove(column);
+        }
+    }
+}
