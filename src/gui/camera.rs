@@ -42,6 +42,10 @@ pub struct FreeViewport {
 #[derive(Resource, Default)]
 pub struct FitRequest(pub bool);
 
+/// Refit whenever the free area changes (panels resized) until the person pans or zooms.
+#[derive(Resource)]
+pub struct AutoFit(pub bool);
+
 /// Zoom limits, as orthographic scale (world metres per logical pixel).
 const MIN_SCALE: f32 = 0.005;
 const MAX_SCALE: f32 = 500.0;
@@ -51,6 +55,7 @@ pub fn plugin(app: &mut App) {
     app.init_resource::<WorldBounds>()
         .init_resource::<FreeViewport>()
         .insert_resource(FitRequest(true))
+        .insert_resource(AutoFit(true))
         .add_systems(Startup, spawn_camera)
         .add_systems(Update, (pan_and_zoom, fit_key, fit_camera).chain());
 }
@@ -102,12 +107,16 @@ fn fit_key(
 
 fn fit_camera(
     mut fit: ResMut<FitRequest>,
+    auto: Res<AutoFit>,
     bounds: Res<WorldBounds>,
     free: Res<FreeViewport>,
     window: Single<&Window, With<PrimaryWindow>>,
     mut camera: Single<(&mut Transform, &mut Projection), With<WorldCamera>>,
+    mut last_free: Local<(Vec2, Vec2)>,
 ) {
-    if !fit.0 {
+    let free_moved = (free.min - last_free.0).abs().max_element() > 1.0 || (free.max - last_free.1).abs().max_element() > 1.0;
+    *last_free = (free.min, free.max);
+    if !(fit.0 || (auto.0 && free_moved)) {
         return;
     }
     fit.0 = false;
@@ -129,6 +138,7 @@ fn pan_and_zoom(
     window: Single<&Window, With<PrimaryWindow>>,
     mut camera: Single<(&mut Transform, &mut Projection), With<WorldCamera>>,
     mut dragging: Local<bool>,
+    mut auto: ResMut<AutoFit>,
 ) {
     let over_egui = wants.wants_any_pointer_input();
     // A drag belongs to whoever it started over: one that began on the world keeps panning even across a panel.
@@ -149,6 +159,7 @@ fn pan_and_zoom(
         return;
     };
     if *dragging && motion.delta != Vec2::ZERO {
+        auto.0 = false;
         transform.translation.x -= motion.delta.x * ortho.scale;
         transform.translation.y += motion.delta.y * ortho.scale;
     }
@@ -159,6 +170,7 @@ fn pan_and_zoom(
         MouseScrollUnit::Line => scroll.delta.y,
         MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
     };
+    auto.0 = false;
     let old_scale = ortho.scale;
     let new_scale = (old_scale * 0.85f32.powf(steps)).clamp(MIN_SCALE, MAX_SCALE);
     ortho.scale = new_scale;
