@@ -45,7 +45,7 @@ pub struct AutoFit(pub bool);
 
 /// Zoom limits, as orthographic scale (world metres per logical pixel).
 const MIN_SCALE: f32 = 0.005;
-const MAX_SCALE: f32 = 500.0;
+const MAX_SCALE: f32 = 10_000.0;
 
 /// Registers the camera and its input systems.
 pub fn plugin(app: &mut App) {
