@@ -139,8 +139,7 @@ fn open_app(a: GuiArgs) -> Result<(), Failure> {
     let (scn, origin) = match &a.file {
         Some(f) => (scenario::load_file(f).map_err(|e| Failure::BadInput(e.to_string()))?, f.display().to_string()),
         None => (
-            scenario::load_str(scenario::DEFAULT_SCENARIO, "built-in")
-                .map_err(|e| Failure::Other(e.to_string()))?,
+            scenario::load_str(scenario::DEFAULT_SCENARIO, "built-in").map_err(|e| Failure::Other(e.to_string()))?,
             "built-in".to_string(),
         ),
     };
@@ -154,7 +153,9 @@ fn open_app(a: GuiArgs) -> Result<(), Failure> {
     let _ = Cli::command().print_help();
     println!();
     if a.file.is_some() || a.screenshot.is_some() {
-        return Err(Failure::Other("this masim was built without the `gui` feature; use `masim run SCENARIO.ron`".into()));
+        return Err(Failure::Other(
+            "this masim was built without the `gui` feature; use `masim run SCENARIO.ron`".into(),
+        ));
     }
     Ok(())
 }

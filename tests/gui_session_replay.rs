@@ -35,7 +35,9 @@ fn recorded_session_replays_byte_identically() {
     commands::request_edit(w, "world.vehicles", "18").expect("vehicle count is live-editable");
     let blackout = commands::inject_fault(
         w,
-        FaultKind::Blackout { region: commands::quadrant(bevy::math::Vec2::splat(-40.0), bevy::math::Vec2::splat(40.0), 1) },
+        FaultKind::Blackout {
+            region: commands::quadrant(bevy::math::Vec2::splat(-40.0), bevy::math::Vec2::splat(40.0), 1),
+        },
         None,
     );
     run(&mut app, 80);

@@ -21,9 +21,8 @@ impl Drop for Xvfb {
 }
 
 fn start_xvfb() -> Result<Xvfb, String> {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("Xvfb").is_file()))
-        .unwrap_or(false);
+    let found =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join("Xvfb").is_file())).unwrap_or(false);
     if !found {
         return Err("Xvfb is not installed (apt-get install xvfb mesa-vulkan-drivers)".into());
     }

@@ -37,14 +37,7 @@ impl GlyphBuffers {
     /// Adds an oriented rectangle: `length` along `heading` (radians, counter-clockwise from +x), `width` across.
     ///
     /// The front half is drawn slightly narrower so the direction of travel can be seen when zoomed in.
-    pub fn push_vehicle(
-        &mut self,
-        centre: Vec2,
-        heading: f32,
-        length: f32,
-        width: f32,
-        color: LinearRgba,
-    ) {
+    pub fn push_vehicle(&mut self, centre: Vec2, heading: f32, length: f32, width: f32, color: LinearRgba) {
         let (s, c) = heading.sin_cos();
         let fwd = Vec2::new(c, s);
         let left = Vec2::new(-s, c);
@@ -67,8 +60,7 @@ impl GlyphBuffers {
             self.positions.push([p.x, p.y, 0.0]);
             self.colors.push(rgba);
         }
-        self.indices
-            .extend_from_slice(&[base, base + 1, base + 2, base, base + 2, base + 3]);
+        self.indices.extend_from_slice(&[base, base + 1, base + 2, base, base + 2, base + 3]);
     }
 
     /// Adds an axis-aligned square of side `size` centred at `centre`.
@@ -104,10 +96,8 @@ impl GlyphBuffers {
 
 /// An empty triangle-list mesh with position and colour attributes, ready for [`GlyphBuffers::write_to`].
 pub fn empty_mesh() -> Mesh {
-    let mut mesh = Mesh::new(
-        PrimitiveTopology::TriangleList,
-        RenderAssetUsages::MAIN_WORLD | RenderAssetUsages::RENDER_WORLD,
-    );
+    let mut mesh =
+        Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::MAIN_WORLD | RenderAssetUsages::RENDER_WORLD);
     GlyphBuffers::default().write_to(&mut mesh);
     mesh
 }
@@ -124,12 +114,7 @@ pub fn spawn_batch(
     let mesh = meshes.add(empty_mesh());
     let material = materials.add(ColorMaterial::from(Color::WHITE));
     let entity = commands
-        .spawn((
-            Mesh2d(mesh.clone()),
-            MeshMaterial2d(material),
-            Transform::from_xyz(0.0, 0.0, z),
-            NoFrustumCulling,
-        ))
+        .spawn((Mesh2d(mesh.clone()), MeshMaterial2d(material), Transform::from_xyz(0.0, 0.0, z), NoFrustumCulling))
         .id();
     (entity, mesh)
 }

@@ -22,10 +22,7 @@ pub struct WorldBounds {
 
 impl Default for WorldBounds {
     fn default() -> Self {
-        Self {
-            min: Vec2::splat(-100.0),
-            max: Vec2::splat(100.0),
-        }
+        Self { min: Vec2::splat(-100.0), max: Vec2::splat(100.0) }
     }
 }
 
@@ -48,7 +45,7 @@ pub struct AutoFit(pub bool);
 
 /// Zoom limits, as orthographic scale (world metres per logical pixel).
 const MIN_SCALE: f32 = 0.005;
-const MAX_SCALE: f32 = 500.0;
+const MAX_SCALE: f32 = 10_000.0;
 
 /// Registers the camera and its input systems.
 pub fn plugin(app: &mut App) {
@@ -64,10 +61,7 @@ fn spawn_camera(mut commands: Commands) {
     commands.spawn((
         Camera2d,
         WorldCamera,
-        Camera {
-            clear_color: ClearColorConfig::Custom(Color::srgb(0.09, 0.10, 0.11)),
-            ..default()
-        },
+        Camera { clear_color: ClearColorConfig::Custom(Color::srgb(0.09, 0.10, 0.11)), ..default() },
     ));
 }
 
@@ -87,19 +81,12 @@ pub fn fit_transform(bounds: WorldBounds, free: FreeViewport, window_size: Vec2)
     let scale = scale.clamp(MIN_SCALE, MAX_SCALE);
     // Offset (in logical pixels, y up) of the free area's centre from the window centre.
     let free_centre = (free_min + free_max) * 0.5;
-    let offset_px = Vec2::new(
-        free_centre.x - window_size.x * 0.5,
-        window_size.y * 0.5 - free_centre.y,
-    );
+    let offset_px = Vec2::new(free_centre.x - window_size.x * 0.5, window_size.y * 0.5 - free_centre.y);
     let world_centre = (bounds.min + bounds.max) * 0.5;
     (scale, world_centre - offset_px * scale)
 }
 
-fn fit_key(
-    keys: Res<ButtonInput<KeyCode>>,
-    wants: Res<EguiWantsInput>,
-    mut fit: ResMut<FitRequest>,
-) {
+fn fit_key(keys: Res<ButtonInput<KeyCode>>, wants: Res<EguiWantsInput>, mut fit: ResMut<FitRequest>) {
     if keys.just_pressed(KeyCode::KeyF) && !wants.wants_any_keyboard_input() {
         fit.0 = true;
     }
@@ -114,7 +101,8 @@ fn fit_camera(
     mut camera: Single<(&mut Transform, &mut Projection), With<WorldCamera>>,
     mut last_free: Local<(Vec2, Vec2)>,
 ) {
-    let free_moved = (free.min - last_free.0).abs().max_element() > 1.0 || (free.max - last_free.1).abs().max_element() > 1.0;
+    let free_moved =
+        (free.min - last_free.0).abs().max_element() > 1.0 || (free.max - last_free.1).abs().max_element() > 1.0;
     *last_free = (free.min, free.max);
     if !(fit.0 || (auto.0 && free_moved)) {
         return;
@@ -176,10 +164,7 @@ fn pan_and_zoom(
     ortho.scale = new_scale;
     // Keep the world point under the cursor fixed while zooming.
     if let Some(cursor) = window.cursor_position() {
-        let from_centre = Vec2::new(
-            cursor.x - window.width() * 0.5,
-            window.height() * 0.5 - cursor.y,
-        );
+        let from_centre = Vec2::new(cursor.x - window.width() * 0.5, window.height() * 0.5 - cursor.y);
         let shift = from_centre * (old_scale - new_scale);
         transform.translation.x += shift.x;
         transform.translation.y += shift.y;
@@ -198,15 +183,9 @@ mod tests {
 
     #[test]
     fn fit_centres_world_in_free_area() {
-        let bounds = WorldBounds {
-            min: Vec2::new(-50.0, -50.0),
-            max: Vec2::new(50.0, 50.0),
-        };
+        let bounds = WorldBounds { min: Vec2::new(-50.0, -50.0), max: Vec2::new(50.0, 50.0) };
         // Panel of 200 px on the left of an 800x600 window.
-        let free = FreeViewport {
-            min: Vec2::new(200.0, 0.0),
-            max: Vec2::new(800.0, 600.0),
-        };
+        let free = FreeViewport { min: Vec2::new(200.0, 0.0), max: Vec2::new(800.0, 600.0) };
         let (scale, pos) = fit_transform(bounds, free, Vec2::new(800.0, 600.0));
         assert!((scale - 100.0 / 600.0 * 1.1).abs() < 1e-5);
         // The free area's centre (500, 300) must map onto the world centre (0, 0).
@@ -216,10 +195,7 @@ mod tests {
 
     #[test]
     fn fit_without_free_area_uses_window() {
-        let bounds = WorldBounds {
-            min: Vec2::new(0.0, 0.0),
-            max: Vec2::new(1000.0, 10.0),
-        };
+        let bounds = WorldBounds { min: Vec2::new(0.0, 0.0), max: Vec2::new(1000.0, 10.0) };
         let (scale, pos) = fit_transform(bounds, FreeViewport::default(), Vec2::new(1000.0, 500.0));
         assert!((scale - 1.1).abs() < 1e-5);
         assert!((pos - Vec2::new(500.0, 5.0)).length() < 1e-3);

@@ -35,9 +35,7 @@ pub fn end_fault(world: &mut World, id: u32) {
 pub fn partition_halves(min: Vec2, max: Vec2) -> FaultKind {
     let mid = (min.x + max.x) * 0.5;
     let margin = 1.0;
-    FaultKind::Partition {
-        regions: vec![Rect { x0: min.x - margin, y0: min.y - margin, x1: mid, y1: max.y + margin }],
-    }
+    FaultKind::Partition { regions: vec![Rect { x0: min.x - margin, y0: min.y - margin, x1: mid, y1: max.y + margin }] }
 }
 
 /// One quadrant (0 = north-east, 1 = north-west, 2 = south-west, 3 = south-east) of `bounds`.

@@ -143,31 +143,21 @@ mod tests {
 
     #[test]
     fn paced_ticks_follow_wall_time() {
-        let mut c = SimControl {
-            ticks_per_second: 30.0,
-            ..default()
-        };
+        let mut c = SimControl { ticks_per_second: 30.0, ..default() };
         let total: u64 = (0..60).map(|_| c.ticks_owed(1.0 / 60.0)).sum();
         assert!((29..=30).contains(&total), "{total}");
     }
 
     #[test]
     fn paused_runs_only_steps() {
-        let mut c = SimControl {
-            playing: false,
-            pending_steps: 2,
-            ..default()
-        };
+        let mut c = SimControl { playing: false, pending_steps: 2, ..default() };
         assert_eq!(c.ticks_owed(0.1), 2);
         assert_eq!(c.ticks_owed(0.1), 0);
     }
 
     #[test]
     fn long_frame_backlog_is_capped() {
-        let mut c = SimControl {
-            ticks_per_second: 100.0,
-            ..default()
-        };
+        let mut c = SimControl { ticks_per_second: 100.0, ..default() };
         assert_eq!(c.ticks_owed(10.0), 25);
     }
 

@@ -52,7 +52,8 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
                     {
                         pick = Some(AgentId(a));
                     }
-                    ui.monospace(detail);
+                    ui.add(egui::Label::new(egui::RichText::new(detail).monospace()).truncate())
+                        .on_hover_text(serde_json::Value::Object(e.detail.clone()).to_string());
                 });
             }
         },

@@ -87,9 +87,7 @@ pub fn display_problem() -> Option<String> {
     let x11 = std::env::var("DISPLAY").ok().filter(|v| !v.is_empty());
     if wayland.is_some() && x11.is_none() {
         // The app is built with the X11 backend only; Wayland sessions provide Xwayland through DISPLAY.
-        return Some(
-            "WAYLAND_DISPLAY is set but DISPLAY is not; masim's window needs X11 (Xwayland)".into(),
-        );
+        return Some("WAYLAND_DISPLAY is set but DISPLAY is not; masim's window needs X11 (Xwayland)".into());
     }
     let Some(display) = x11 else {
         return Some("no display found (DISPLAY is not set)".into());
@@ -99,10 +97,7 @@ pub fn display_problem() -> Option<String> {
         let number = rest.split('.').next().unwrap_or("");
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
         if !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) && !socket.exists() {
-            return Some(format!(
-                "DISPLAY={display} but no X server is listening ({} is missing)",
-                socket.display()
-            ));
+            return Some(format!("DISPLAY={display} but no X server is listening ({} is missing)", socket.display()));
         }
     }
     None
@@ -177,9 +172,7 @@ fn prepare_world(mut channel: ResMut<Channel>, mut metrics: ResMut<Metrics>) {
 /// Returns a one-line explanation when it cannot run (no display) or ends in error.
 pub fn run(scenario: Scenario, options: GuiOptions) -> Result<(), String> {
     if let Some(problem) = display_problem() {
-        return Err(format!(
-            "cannot open the desktop app: {problem}. Run headless instead: `masim run SCENARIO.ron`"
-        ));
+        return Err(format!("cannot open the desktop app: {problem}. Run headless instead: `masim run SCENARIO.ron`"));
     }
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {

@@ -36,7 +36,14 @@ pub struct FaultDraft {
 
 impl Default for FaultDraft {
     fn default() -> Self {
-        Self { crash_fraction: 0.2, crash_kind: Some(AgentKind::Vehicle), loss: 0.5, extra_latency: 10, quadrant: 0, duration: 600 }
+        Self {
+            crash_fraction: 0.2,
+            crash_kind: Some(AgentKind::Vehicle),
+            loss: 0.5,
+            extra_latency: 10,
+            quadrant: 0,
+            duration: 600,
+        }
     }
 }
 
@@ -44,7 +51,8 @@ impl Default for FaultDraft {
 pub fn controls(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     simulation_section(ui, world, state);
     if let Some((text, error)) = &state.message {
-        let color = if *error { egui::Color32::from_rgb(255, 120, 100) } else { egui::Color32::from_rgb(140, 220, 140) };
+        let color =
+            if *error { egui::Color32::from_rgb(255, 120, 100) } else { egui::Color32::from_rgb(140, 220, 140) };
         ui.colored_label(color, text);
     }
     ui.separator();
@@ -146,11 +154,7 @@ fn files_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     });
     let live = world.resource::<LiveScenario>();
     let faults = world.resource::<Faults>();
-    ui.small(format!(
-        "recorded: {} edit(s), {} fault(s)",
-        live.applied.len(),
-        faults.history.len()
-    ));
+    ui.small(format!("recorded: {} edit(s), {} fault(s)", live.applied.len(), faults.history.len()));
 }
 
 fn open(world: &mut World, state: &mut UiState, path: PathBuf) {
@@ -263,7 +267,14 @@ fn param_optional(
 
 fn params_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     ui.label(egui::RichText::new("Channel").strong());
-    param_choice(ui, world, state, "topology", "channel.topology", &["AllToAll", "RangeLimited", "Hierarchical", "None"]);
+    param_choice(
+        ui,
+        world,
+        state,
+        "topology",
+        "channel.topology",
+        &["AllToAll", "RangeLimited", "Hierarchical", "None"],
+    );
     param_slider(ui, world, state, "latency (ticks)", "channel.latency_ticks", 1.0..=100.0, true, true);
     param_slider(ui, world, state, "jitter (ticks)", "channel.jitter_ticks", 0.0..=50.0, true, false);
     param_slider(ui, world, state, "loss", "channel.loss", 0.0..=1.0, false, false);
@@ -273,7 +284,14 @@ fn params_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     param_optional(ui, world, state, "total bandwidth cap", "channel.bandwidth_total", 1.0..=10_000_000.0, 100_000.0);
     ui.separator();
     ui.label(egui::RichText::new("Coordination").strong());
-    param_choice(ui, world, state, "strategy", "coordination", &["None", "Decentralized", "Centralized", "Hierarchical"]);
+    param_choice(
+        ui,
+        world,
+        state,
+        "strategy",
+        "coordination",
+        &["None", "Decentralized", "Centralized", "Hierarchical"],
+    );
     ui.separator();
     let world_cfg = world.resource::<LiveScenario>().current.world.clone();
     let WorldConfig::Traffic(t) = world_cfg;
@@ -284,7 +302,16 @@ fn params_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
             CarFollowing::Nasch(p) => (length_m / p.cell_m).round(),
         }
         .max(1.0);
-        param_slider(ui, world, state, "vehicles (demand)", "world.vehicles", 1.0..=max_vehicles, true, max_vehicles > 2000.0);
+        param_slider(
+            ui,
+            world,
+            state,
+            "vehicles (demand)",
+            "world.vehicles",
+            1.0..=max_vehicles,
+            true,
+            max_vehicles > 2000.0,
+        );
     }
     match &t.model {
         CarFollowing::Idm(_) => {
@@ -301,7 +328,16 @@ fn params_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
         }
     }
     param_slider(ui, world, state, "V2V range (m)", "world.driving.v2v_range_m", 5.0..=1000.0, false, true);
-    param_slider(ui, world, state, "message timeout (ticks)", "world.driving.message_timeout_ticks", 1.0..=200.0, true, true);
+    param_slider(
+        ui,
+        world,
+        state,
+        "message timeout (ticks)",
+        "world.driving.message_timeout_ticks",
+        1.0..=200.0,
+        true,
+        true,
+    );
     param_slider(ui, world, state, "fallback headway (s)", "world.driving.fallback_headway_s", 0.5..=5.0, false, false);
     param_slider(ui, world, state, "beacon every (ticks)", "world.driving.beacon_every_ticks", 1.0..=100.0, true, true);
     if !state.pending.is_empty() {
@@ -410,11 +446,15 @@ fn overlays_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     ui.checkbox(&mut o.messages, "Messages in flight (dropped: red ✕)");
     if o.messages {
         let more = if stats.in_flight + stats.dropped > MAX_MESSAGE_LINES { " (capped)" } else { "" };
-        ui.small(format!("{} in flight, {} dropped this tick, {} drawn{more}", stats.in_flight, stats.dropped, stats.drawn));
+        ui.small(format!(
+            "{} in flight, {} dropped this tick, {} drawn{more}",
+            stats.in_flight, stats.dropped, stats.drawn
+        ));
         ui.horizontal_wrapped(|ui| {
             for k in ["v2v_state", "report", "advice", "sector_summary", "target_speed"] {
                 let c = message_color(k).to_srgba();
-                let c32 = egui::Color32::from_rgb((c.red * 255.0) as u8, (c.green * 255.0) as u8, (c.blue * 255.0) as u8);
+                let c32 =
+                    egui::Color32::from_rgb((c.red * 255.0) as u8, (c.green * 255.0) as u8, (c.blue * 255.0) as u8);
                 ui.colored_label(c32, k);
             }
         });

@@ -39,16 +39,8 @@ enum ShotState {
 impl ScreenshotPlan {
     /// Plans a capture to `path` after `after_ticks` ticks.
     pub fn new(path: PathBuf, after_ticks: u64) -> Self {
-        let measure_frames =
-            std::env::var("MASIM_MEASURE_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-        Self {
-            path,
-            after_ticks,
-            measure_frames,
-            settle_frames: 0,
-            frame_times: Vec::new(),
-            state: ShotState::Running,
-        }
+        let measure_frames = std::env::var("MASIM_MEASURE_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        Self { path, after_ticks, measure_frames, settle_frames: 0, frame_times: Vec::new(), state: ShotState::Running }
     }
 }
 

@@ -77,12 +77,7 @@ pub fn plugin(app: &mut App) {
         .add_systems(SimTick, record_selected_decision.in_set(Phase::Measure))
         .add_systems(
             Update,
-            (
-                sync_road,
-                pick_agent,
-                draw_agents,
-                (draw_heat_map, draw_fault_regions, draw_overlays, follow_selected),
-            )
+            (sync_road, pick_agent, draw_agents, (draw_heat_map, draw_fault_regions, draw_overlays, follow_selected))
                 .chain(),
         );
 }
@@ -229,7 +224,13 @@ fn draw_agents(
                 let color = if crashed { crashed_color } else { speed_color(pose.speed / vmax) };
                 if vehicle.is_some_and(|v| v.automated) {
                     // Automated vehicles get a light outline: a slightly larger quad underneath.
-                    drawing.vehicles.push_vehicle(p, pose.heading, length + 1.2 * scale.max(0.3), width + 1.2 * scale.max(0.3), automated_rim);
+                    drawing.vehicles.push_vehicle(
+                        p,
+                        pose.heading,
+                        length + 1.2 * scale.max(0.3),
+                        width + 1.2 * scale.max(0.3),
+                        automated_rim,
+                    );
                 }
                 drawing.vehicles.push_vehicle(p, pose.heading, length, width, color);
             }
@@ -289,11 +290,8 @@ fn draw_heat_map(
         let a1 = (b + 1) as f32 / bins as f32 * TAU;
         let (d0, d1) = (Vec2::from_angle(a0), Vec2::from_angle(a1));
         let density = f64::from(count[b]) / bin_len / jam_density;
-        let mut c = if count[b] == 0 {
-            speed_color(1.0)
-        } else {
-            speed_color((speed[b] / f64::from(count[b]) / vmax) as f32)
-        };
+        let mut c =
+            if count[b] == 0 { speed_color(1.0) } else { speed_color((speed[b] / f64::from(count[b]) / vmax) as f32) };
         c.alpha = (0.15 + 0.6 * density.min(1.0)) as f32;
         drawing.heat.push_quad([d0 * inner, d0 * outer, d1 * outer, d1 * inner], c);
     }
@@ -317,7 +315,7 @@ fn draw_fault_regions(
             [Vec2::new(r.x0, r.y0), Vec2::new(r.x1, r.y0), Vec2::new(r.x1, r.y1), Vec2::new(r.x0, r.y1)]
         };
         for r in &channel.blackouts {
-            drawing.regions.push_quad(rect(r), LinearRgba::new(0.0, 0.0, 0.0, 0.55));
+            drawing.regions.push_quad(rect(r), LinearRgba::new(0.0, 0.0, 0.02, 0.35));
         }
         for (k, regions) in channel.partitions.iter().enumerate() {
             let hue = 30.0 + 70.0 * k as f32;

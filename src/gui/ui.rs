@@ -44,8 +44,7 @@ pub struct UiState {
 
 /// Registers the UI system.
 pub fn plugin(app: &mut App) {
-    app.insert_resource(UiState { show_plots: true, ..default() })
-        .add_systems(EguiPrimaryContextPass, draw_ui);
+    app.insert_resource(UiState { show_plots: true, ..default() }).add_systems(EguiPrimaryContextPass, draw_ui);
 }
 
 /// One exclusive system draws every panel: the panels read and change many resources, and
@@ -64,10 +63,10 @@ fn draw_ui(world: &mut World) {
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
     egui::Panel::top("status").show(&mut root, |ui| status_line(ui, world));
-    egui::Panel::left("controls").resizable(true).default_size(300.0).show(&mut root, |ui| {
+    egui::Panel::left("controls").resizable(true).default_size(300.0).max_size(420.0).show(&mut root, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| panel::controls(ui, world, &mut state));
     });
-    egui::Panel::right("inspect").resizable(true).default_size(330.0).show(&mut root, |ui| {
+    egui::Panel::right("inspect").resizable(true).default_size(330.0).max_size(480.0).show(&mut root, |ui| {
         let half = ui.available_height() * 0.5;
         egui::ScrollArea::vertical().id_salt("inspector").max_height(half).show(ui, |ui| {
             inspector::show(ui, world);
@@ -89,14 +88,14 @@ fn draw_ui(world: &mut World) {
 }
 
 fn status_line(ui: &mut egui::Ui, world: &mut World) {
-    let (tick, time_s, end) = world.get_resource::<SimClock>().map_or((0, 0.0, 0), |c| (c.tick, c.time_s(), c.end_tick));
+    let (tick, time_s, end) =
+        world.get_resource::<SimClock>().map_or((0, 0.0, 0), |c| (c.tick, c.time_s(), c.end_tick));
     let agents = world.resource::<AgentIndex>().count;
     let msgs = world.get_resource::<Channel>().map_or(0, |c| c.stats.sent);
     let stats = world.resource::<TickStats>();
     let diagnostics = world.resource::<DiagnosticsStore>();
     let fps = diagnostics.get(&FrameTimeDiagnosticsPlugin::FPS).and_then(|d| d.smoothed()).unwrap_or(0.0);
-    let frame_ms =
-        diagnostics.get(&FrameTimeDiagnosticsPlugin::FRAME_TIME).and_then(|d| d.smoothed()).unwrap_or(0.0);
+    let frame_ms = diagnostics.get(&FrameTimeDiagnosticsPlugin::FRAME_TIME).and_then(|d| d.smoothed()).unwrap_or(0.0);
     ui.horizontal(|ui| {
         ui.monospace(format!(
             "tick {tick:>7}/{end}   t {:>9}   agents {agents:>6}   msgs/tick {msgs:>6}   ticks/s {:>7.0}   FPS {fps:>5.1} ({frame_ms:.1} ms)   sim {:.1} ms/frame",
