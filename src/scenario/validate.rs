@@ -316,7 +316,10 @@ fn city(v: &mut V, t: &TrafficConfig, s: &Scenario) {
             (p.length, p.s0)
         }
         CarFollowing::Nasch(_) => {
-            v.bad("world.model", "the city network drives the IDM (Idm((...))); the Nagel–Schreckenberg model is for the ring");
+            v.bad(
+                "world.model",
+                "the city network drives the IDM (Idm((...))); the Nagel–Schreckenberg model is for the ring",
+            );
             (4.5, 2.0)
         }
     };

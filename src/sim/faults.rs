@@ -112,7 +112,15 @@ impl Faults {
             timeline.into_iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
         scheduled.sort_by_key(|(i, f)| (f.at, *i));
         let next_id = scheduled.len() as u32;
-        Faults { scheduled, active: Vec::new(), end_requests: Vec::new(), next_id, seed, history: Vec::new(), started: 0 }
+        Faults {
+            scheduled,
+            active: Vec::new(),
+            end_requests: Vec::new(),
+            next_id,
+            seed,
+            history: Vec::new(),
+            started: 0,
+        }
     }
 
     /// Injects a fault at run time: it starts at the next tick's Inject phase (or at `at`
