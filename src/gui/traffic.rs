@@ -184,9 +184,12 @@ fn camera_scale(projection: &Projection) -> f32 {
     }
 }
 
+/// What drawing needs of an agent: identity, pose, crash state and (for vehicles) their own state.
+type AgentGlyph = (Entity, &'static Agent, &'static Pose, Has<Crashed>, Option<&'static Vehicle>);
+
 #[allow(clippy::too_many_arguments)]
 fn draw_agents(
-    agents: Query<(Entity, &Agent, &Pose, Has<Crashed>, Option<&Vehicle>)>,
+    agents: Query<AgentGlyph>,
     params: Res<TrafficParams>,
     clock: Res<SimClock>,
     camera: Single<&Projection, With<WorldCamera>>,
@@ -251,6 +254,7 @@ fn draw_agents(
 }
 
 /// Colours the road by local mean speed and density, in bins along the ring.
+#[allow(clippy::too_many_arguments)]
 fn draw_heat_map(
     overlays: Res<Overlays>,
     ring: Res<RingRoad>,
