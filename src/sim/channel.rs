@@ -366,6 +366,11 @@ impl Channel {
         }
     }
 
+    /// Traces a message refused at its sender (no recipient copies were made).
+    fn trace_refused(&mut self, msg: &Message, now: u64, outcome: Outcome) {
+        self.trace(Trace { from: msg.from, to: None, kind: msg.kind, sent: msg.sent, due: now, outcome });
+    }
+
     fn hop_delay(&mut self, hops: u32) -> u64 {
         let lat = u64::from(self.effective_latency());
         let j = self.config.jitter_ticks;
@@ -555,26 +560,12 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
         };
         if ch.config.topology == Topology::None || src.dark {
             ch.stats.dropped_range += 1;
-            ch.trace(Trace {
-                from: msg.from,
-                to: None,
-                kind: msg.kind,
-                sent: msg.sent,
-                due: now,
-                outcome: Outcome::Unreachable,
-            });
+            ch.trace_refused(&msg, now, Outcome::Unreachable);
             continue;
         }
         if !ch.charge(msg.from.0, u64::from(msg.bytes), &mut total_used) {
             ch.stats.dropped_bandwidth += 1;
-            ch.trace(Trace {
-                from: msg.from,
-                to: None,
-                kind: msg.kind,
-                sent: msg.sent,
-                due: now,
-                outcome: Outcome::Bandwidth,
-            });
+            ch.trace_refused(&msg, now, Outcome::Bandwidth);
             continue;
         }
         ch.stats.bytes += u64::from(msg.bytes);
