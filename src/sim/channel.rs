@@ -299,6 +299,12 @@ impl Channel {
         self.config.latency_ticks.max(1) + self.fault_latency
     }
 
+    /// Nothing is in flight and every inbox is empty: no message can reach an agent
+    /// this tick unless one is sent.
+    pub fn quiet(&self) -> bool {
+        !self.inbox_dirty && self.in_flight.iter().all(Vec::is_empty)
+    }
+
     /// Messages in flight: (message, recipient, due tick).
     pub fn in_flight(&self) -> impl Iterator<Item = (&Message, AgentId, u64)> {
         self.in_flight
@@ -417,7 +423,9 @@ impl Channel {
 pub(crate) fn communicate(
     clock: Res<SimClock>,
     mut channel: ResMut<Channel>,
-    mut outboxes: Query<(&Agent, &mut Outbox, Has<Crashed>)>,
+    // Only outboxes written since the last tick: an idle population costs a scan of
+    // change ticks, not of every outbox.
+    mut outboxes: Query<(&Agent, &mut Outbox, Has<Crashed>), Changed<Outbox>>,
     positions: Query<(&Agent, &Pose, Has<Crashed>)>,
     mut inboxes: Query<(&Agent, &mut Inbox)>,
 ) {

@@ -3,16 +3,19 @@
 //! motion, the no-overlap invariant, controllers, and the traffic metrics.
 
 use std::f64::consts::TAU;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use bevy::prelude::*;
+use bevy::tasks::ComputeTaskPool;
 use rand::RngExt;
+use rand::distr::Bernoulli;
 use serde_json::json;
 
 use super::config::{CarFollowing, Road, TrafficConfig};
 use super::models::{follower_stopper, nasch_speed, track_speed};
 use crate::sim::{
     Agent, AgentId, AgentIds, AgentKind, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog,
-    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick, SpawnWorld,
+    Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick, SpawnWorld, channel::Channel,
 };
 
 /// Message kinds of the traffic world.
@@ -37,6 +40,8 @@ pub struct RingRoad {
     pub cells: u32,
     /// Vehicle entities in driving order.
     pub order: Vec<Entity>,
+    /// Bumped whenever `order` changes (spawn, live vehicle count).
+    pub order_gen: u64,
     snap: Vec<Snap>,
     /// NaSch: [`RingRoad::xy`] of every cell, computed once (the same numbers, without a
     /// sine and cosine per vehicle per tick).
@@ -153,12 +158,18 @@ impl Plugin for TrafficPlugin {
             }
         }
         app.add_systems(SpawnWorld, spawn);
-        app.add_systems(SimTick, sync_vehicle_count.in_set(Phase::Inject).after(crate::sim::faults::apply_faults));
-        app.add_systems(SimTick, perceive.in_set(Phase::Perceive));
-        app.add_systems(SimTick, (decide_vehicles, decide_controllers).in_set(Phase::Decide));
-        app.add_systems(SimTick, act.in_set(Phase::Act));
+        app.add_systems(
+            SimTick,
+            (sync_vehicle_count, choose_path).chain().in_set(Phase::Inject).after(crate::sim::faults::apply_faults),
+        );
+        app.add_systems(SimTick, perceive.in_set(Phase::Perceive).run_if(general_path));
+        app.add_systems(SimTick, decide_vehicles.in_set(Phase::Decide).run_if(general_path));
+        app.add_systems(SimTick, decide_controllers.in_set(Phase::Decide));
+        app.add_systems(SimTick, act.in_set(Phase::Act).run_if(general_path));
+        app.add_systems(SimTick, nasch_fast.in_set(Phase::Act).run_if(fast_path));
         app.add_systems(SimTick, resolve.in_set(Phase::Resolve));
-        app.add_systems(SimTick, measure.in_set(MeasureSet::World));
+        app.add_systems(SimTick, measure.in_set(MeasureSet::World).run_if(general_path));
+        app.add_systems(SimTick, measure_fast.in_set(MeasureSet::World).run_if(fast_path));
     }
 }
 
@@ -168,6 +179,8 @@ pub fn reset(world: &mut World, cfg: &TrafficConfig) {
     world.insert_resource(RingRoad::default());
     world.insert_resource(Controllers::default());
     world.insert_resource(JamState::default());
+    let enabled = world.get_resource::<NaschFastPath>().is_none_or(|f| f.enabled);
+    world.insert_resource(NaschFastPath { enabled, ..Default::default() });
 }
 
 /// Metric columns of the traffic world.
@@ -231,6 +244,7 @@ fn spawn(
         CarFollowing::Idm(_) => Vec::new(),
     };
     ring.order.clear();
+    ring.order_gen += 1;
     for i in 0..n {
         let id = ids.alloc();
         let automated = is_automated(i, n, cfg.automated);
@@ -378,7 +392,11 @@ fn sync_vehicle_count(world: &mut World) {
         }
     }
     let now = order.len();
-    world.resource_mut::<RingRoad>().order = order;
+    {
+        let mut ring = world.resource_mut::<RingRoad>();
+        ring.order = order;
+        ring.order_gen += 1;
+    }
     world.resource_mut::<EventLog>().push(
         tick,
         "vehicles_changed",
@@ -828,6 +846,340 @@ fn act(
     });
 }
 
+/// The NaSch ring without communication, fused into one pass.
+///
+/// When every vehicle drives on its own sensors (coordination `None`, nobody crashed,
+/// no message in flight or waiting), the general path's perceive, decide, act and
+/// measure systems reduce to the plain NaSch update. This path runs that update as one
+/// parallel pass over the vehicles, reading the leaders from a dense slot-ordered copy
+/// of cells and speeds instead of a serial snapshot, and measures from the same dense
+/// arrays. It writes every component the general path writes (`Perception`,
+/// `Decision`, `Cell`, `Vehicle`, `Pose`, `AgentRng`) with the same values, so
+/// outputs, traces and the desktop app cannot tell the paths apart (tested:
+/// `fast_path_matches_general_path`).
+#[derive(Resource, Debug, Default)]
+pub struct NaschFastPath {
+    /// Whether the fast path may run (on by default; tests turn it off to compare).
+    pub enabled: bool,
+    /// Whether it runs this tick.
+    active: bool,
+    /// Consecutive ticks, this one included, that met the conditions. Two ticks on the
+    /// general path under them leave every vehicle's driving mode settled (mode and
+    /// previous mode equal), which the fast path keeps as they are.
+    streak: u32,
+    /// `RingRoad::order_gen` the dense arrays were built for; `None`: rebuild.
+    built_for: Option<u64>,
+    /// Agent id, cell and speed (cells/tick) of each slot at the start of the tick, and
+    /// after it.
+    ids: Vec<u32>,
+    cur_cell: Vec<AtomicU32>,
+    cur_v: Vec<AtomicU32>,
+    next_cell: Vec<AtomicU32>,
+    next_v: Vec<AtomicU32>,
+    /// Automated vehicles (they never dawdle).
+    automated: u64,
+    /// This tick's figures, summed over the pass's chunks.
+    tally: Tally,
+}
+
+/// What [`measure_fast`] needs, gathered in the pass: integer sums and minima, the same
+/// whatever the order of the chunks.
+#[derive(Clone, Copy, Debug)]
+struct Tally {
+    sum_v: u64,
+    sum_v2: u64,
+    jammed: u64,
+    /// Smallest gap in cells before the move.
+    min_gap: u32,
+    /// (id, cell after the move) of the jammed vehicle with the lowest id.
+    first_jammed: Option<(u32, u32)>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally { sum_v: 0, sum_v2: 0, jammed: 0, min_gap: u32::MAX, first_jammed: None }
+    }
+}
+
+impl Tally {
+    fn merge(self, o: Tally) -> Tally {
+        Tally {
+            sum_v: self.sum_v + o.sum_v,
+            sum_v2: self.sum_v2 + o.sum_v2,
+            jammed: self.jammed + o.jammed,
+            min_gap: self.min_gap.min(o.min_gap),
+            first_jammed: match (self.first_jammed, o.first_jammed) {
+                (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+}
+
+impl NaschFastPath {
+    /// Whether the fast path ran in the last tick.
+    pub fn active(&self) -> bool {
+        self.active
+    }
+}
+
+fn fast_path(f: Res<NaschFastPath>) -> bool {
+    f.active
+}
+
+fn general_path(f: Res<NaschFastPath>) -> bool {
+    !f.active
+}
+
+/// Inject phase: picks this tick's path and, for the fast one, refreshes the dense
+/// arrays from the components when the ring order changed or the general path ran.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn choose_path(
+    params: Res<TrafficParams>,
+    coord: Res<CoordinationRes>,
+    ring: Res<RingRoad>,
+    channel: Res<Channel>,
+    clock: Res<SimClock>,
+    crashed: Query<(), (With<Crashed>, With<Vehicle>)>,
+    cars: Query<(&Agent, &Vehicle, &Cell, &Link)>,
+    mut fast: ResMut<NaschFastPath>,
+) {
+    let fast = &mut *fast;
+    let base = matches!(params.0.model, CarFollowing::Nasch(_))
+        && coord.0 == Coordination::None
+        && ring.order.len() >= 2
+        && crashed.is_empty();
+    fast.streak = if base { fast.streak.saturating_add(1) } else { 0 };
+    let was_active = fast.active;
+    fast.active = fast.enabled && fast.streak >= 3 && channel.quiet();
+    if !fast.active {
+        fast.built_for = None;
+        return;
+    }
+    if was_active && fast.built_for == Some(ring.order_gen) {
+        return;
+    }
+    // Rebuild from the components; they must be in the state the fused pass keeps
+    // (speed = cells × cell length / dt, mode settled), or this tick goes the general way.
+    let CarFollowing::Nasch(np) = &params.0.model else { return };
+    let n = ring.order.len();
+    fast.ids.resize(n, 0);
+    for v in [&mut fast.cur_cell, &mut fast.cur_v, &mut fast.next_cell, &mut fast.next_v] {
+        v.resize_with(n, || AtomicU32::new(0));
+    }
+    let mut seen = 0usize;
+    let mut consistent = true;
+    fast.automated = 0;
+    for (a, v, c, link) in cars.iter() {
+        let s = v.slot as usize;
+        let settled =
+            link.mode == link.prev_mode && link.mode == if v.automated { Mode::Automated } else { Mode::Human };
+        if s >= n || v.speed != f64::from(c.v) * np.cell_m / clock.dt || !settled {
+            consistent = false;
+            break;
+        }
+        fast.ids[s] = a.id.0;
+        fast.cur_cell[s].store(c.cell, Relaxed);
+        fast.cur_v[s].store(c.v, Relaxed);
+        fast.automated += u64::from(v.automated);
+        seen += 1;
+    }
+    if !consistent || seen != n {
+        fast.active = false;
+        fast.built_for = None;
+        return;
+    }
+    fast.built_for = Some(ring.order_gen);
+}
+
+/// What a vehicle perceives of a leader `g` empty cells ahead, as the general path
+/// computes it: (visible, distance in m as perceived, gap in cells as decided on).
+#[derive(Clone, Copy)]
+struct GapView {
+    visible: bool,
+    distance_m: f32,
+    gap_cells: u32,
+}
+
+fn gap_view(g: u32, cell_m: f64, range: f64) -> GapView {
+    let gap = f64::from(g) * cell_m;
+    let distance_m = gap.min(range) as f32;
+    GapView { visible: gap <= range, distance_m, gap_cells: (f64::from(distance_m) / cell_m).round() as u32 }
+}
+
+/// Gap views for every gap up to the sensor range (where they stop changing), so the
+/// pass does no floating-point work for them.
+fn gap_table(cell_m: f64, range: f64, cells: u32) -> Vec<GapView> {
+    let mut t = Vec::new();
+    let mut g = 0u32;
+    while g < cells && t.len() < 1 << 16 {
+        let view = gap_view(g, cell_m, range);
+        t.push(view);
+        if !view.visible {
+            break;
+        }
+        g += 1;
+    }
+    t
+}
+
+/// Act phase, fast path: perceive, decide and move every vehicle in one parallel pass.
+#[allow(clippy::type_complexity)]
+fn nasch_fast(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    ring: Res<RingRoad>,
+    mut fast: ResMut<NaschFastPath>,
+    mut q: Query<(&mut Vehicle, &mut Cell, &mut AgentRng, &mut Pose, &mut Perception, &mut Decision)>,
+) {
+    let CarFollowing::Nasch(np) = &params.0.model else { return };
+    let np = *np;
+    let (dt, now, cells) = (clock.dt, clock.tick, ring.cells);
+    let n = fast.ids.len();
+    let range = params.0.driving.sensor_range_m;
+    let table = gap_table(np.cell_m, range, cells);
+    // Past the table every gap is out of sensor range (the table stops at the first
+    // one), unless it was cut short at its size limit.
+    let view = |g: u32| table.get(g as usize).copied().unwrap_or_else(|| gap_view(g, np.cell_m, range));
+    // Speeds in m/s of 0..=vmax cells per tick, computed as the general path does.
+    let speeds: Vec<f64> = (0..=np.vmax).map(|v| f64::from(v) * np.cell_m / dt).collect();
+    let speed = |v: u32| speeds.get(v as usize).copied().unwrap_or_else(|| f64::from(v) * np.cell_m / dt);
+    // The same draws as `random_bool(p_slow)`, without rebuilding the distribution.
+    let dawdling = (np.p_slow > 0.0).then(|| Bernoulli::new(np.p_slow).ok()).flatten();
+    // Whether each speed (cells/tick) counts as jammed, computed as `measure` does.
+    let jam_speed = params.0.driving.jam_speed_mps;
+    let jammed_at: Vec<bool> = (0..=np.vmax).map(|v| speed(v) < jam_speed).collect();
+    let is_jammed = |v: u32| jammed_at.get(v as usize).copied().unwrap_or_else(|| speed(v) < jam_speed);
+    let f = &*fast;
+    let ring = &*ring;
+    let update = |v: &mut Vehicle,
+                  c: &mut Cell,
+                  rng: &mut AgentRng,
+                  pose: &mut Pose,
+                  p: &mut Perception,
+                  dec: &mut Decision,
+                  t: &mut Tally| {
+        let s = v.slot as usize;
+        let ls = if s + 1 == n { 0 } else { s + 1 };
+        let lead_cell = f.cur_cell[ls].load(Relaxed);
+        // (lead - own - 1) mod cells, without a division: the sum is below 2 × cells.
+        let g = wrap(lead_cell + cells - c.cell - 1, cells);
+        let gv = view(g);
+        let lead_speed = speed(f.cur_v[ls].load(Relaxed));
+        *p = Perception {
+            tick: now,
+            target: gv.visible.then_some(AgentId(f.ids[ls])),
+            distance_m: gv.distance_m,
+            target_speed_mps: if gv.visible { lead_speed as f32 } else { 0.0 },
+        };
+        let (mode, reason, dawdle) = if v.automated {
+            (Mode::Automated, "wave_damping_controller", false)
+        } else {
+            (Mode::Human, "sensor_only", dawdling.as_ref().is_some_and(|d| rng.0.sample(d)))
+        };
+        let nv = nasch_speed(c.v, gv.gap_cells, np.vmax, dawdle);
+        *dec = Decision {
+            tick: now,
+            action: action_name(mode),
+            reason: if dawdle { "random_slowdown" } else { reason },
+            value: nv as f32,
+        };
+        let cell = wrap(c.cell + nv, cells);
+        *c = Cell { cell, v: nv };
+        f.next_cell[s].store(cell, Relaxed);
+        f.next_v[s].store(nv, Relaxed);
+        v.pos = f64::from(cell) * np.cell_m;
+        v.speed = speed(nv);
+        let (x, y, h) = ring.cell_xy[cell as usize];
+        *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
+        t.sum_v += u64::from(nv);
+        t.sum_v2 += u64::from(nv) * u64::from(nv);
+        t.min_gap = t.min_gap.min(g);
+        if is_jammed(nv) {
+            t.jammed += 1;
+            let id = f.ids[s];
+            if t.first_jammed.is_none_or(|(first, _)| id < first) {
+                t.first_jammed = Some((id, cell));
+            }
+        }
+    };
+    // The components as slices (one per table; the vehicles share one), cut into chunks
+    // for the worker threads. Each vehicle's update reads only the dense arrays and its
+    // own components, so the chunking cannot change a result. Taking each slice mutably
+    // marks its components changed, as per-entity writes would.
+    let mut tally = Tally::default();
+    let Ok(tables) = q.contiguous_iter_mut() else {
+        // Unreachable: all six are table components, which are always dense.
+        for (mut v, mut c, mut r, mut po, mut p, mut d) in q.iter_mut() {
+            update(&mut v, &mut c, &mut r, &mut po, &mut p, &mut d, &mut tally);
+        }
+        fast.tally = tally;
+        return;
+    };
+    let pool = ComputeTaskPool::get();
+    for (mut v, mut c, mut r, mut po, mut p, mut d) in tables {
+        let chunk = (v.len() / (pool.thread_num().max(1) * 4)).max(4096);
+        let parts = v
+            .chunks_mut(chunk)
+            .zip(c.chunks_mut(chunk))
+            .zip(r.chunks_mut(chunk))
+            .zip(po.chunks_mut(chunk))
+            .zip(p.chunks_mut(chunk))
+            .zip(d.chunks_mut(chunk));
+        let update = &update;
+        let tallies = pool.scope(|scope| {
+            for (((((v, c), r), po), p), d) in parts {
+                scope.spawn(async move {
+                    let mut t = Tally::default();
+                    for i in 0..v.len() {
+                        update(&mut v[i], &mut c[i], &mut r[i], &mut po[i], &mut p[i], &mut d[i], &mut t);
+                    }
+                    t
+                });
+            }
+        });
+        tally = tallies.into_iter().fold(tally, Tally::merge);
+    }
+    fast.tally = tally;
+}
+
+/// `x mod m` for `x < 2m`.
+#[inline]
+fn wrap(x: u32, m: u32) -> u32 {
+    if x >= m { x - m } else { x }
+}
+
+/// Measure phase, fast path: the same metrics as [`measure`], from the pass's tally.
+fn measure_fast(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    ring: Res<RingRoad>,
+    mut fast: ResMut<NaschFastPath>,
+    mut jam: ResMut<JamState>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+) {
+    let CarFollowing::Nasch(np) = &params.0.model else { return };
+    let f = &mut *fast;
+    let t = f.tally;
+    // The smallest gap is the smallest visible distance when it is visible at all.
+    let min_view = gap_view(t.min_gap, np.cell_m, params.0.driving.sensor_range_m);
+    let (sum, sum2) = nasch_sums(t.sum_v, t.sum_v2, np.cell_m, clock.dt);
+    let st = RingStats {
+        n: f.ids.len() as u64,
+        sum,
+        sum2,
+        jammed: t.jammed,
+        min_gap: if t.min_gap != u32::MAX && min_view.visible { f64::from(min_view.distance_m) } else { f64::INFINITY },
+        first_jammed: t.first_jammed.map(|(id, cell)| (id, f64::from(cell) * np.cell_m)),
+        av: f.automated,
+        ..Default::default()
+    };
+    publish(&st, &clock, &ring, &mut jam, &mut metrics, &mut log);
+    std::mem::swap(&mut f.cur_cell, &mut f.next_cell);
+    std::mem::swap(&mut f.cur_v, &mut f.next_v);
+}
+
 #[derive(Resource, Default)]
 struct Overlaps(u64);
 
@@ -878,6 +1230,32 @@ fn resolve(
     metrics.set("overlaps_resolved", fixed as f64);
 }
 
+/// One tick's traffic figures, before they become metrics.
+#[derive(Default)]
+struct RingStats {
+    n: u64,
+    /// Sum of speeds and of squared speeds, m/s and m²/s².
+    sum: f64,
+    sum2: f64,
+    jammed: u64,
+    /// Smallest bumper-to-bumper gap to a visible leader, m.
+    min_gap: f64,
+    /// The jammed vehicle with the lowest id, and its position.
+    first_jammed: Option<(u32, f64)>,
+    coop: u64,
+    adv: u64,
+    fb: u64,
+    av: u64,
+    crashed: u64,
+}
+
+/// NaSch speeds are whole cells per tick, so their sums are kept as integers: the same
+/// numbers in any order, on any path ([`measure`], [`measure_fast`]).
+fn nasch_sums(sum_v: u64, sum_v2: u64, cell_m: f64, dt: f64) -> (f64, f64) {
+    let k = |x: u64| x as f64 * cell_m / dt;
+    (k(sum_v), k(sum_v2) * cell_m / dt)
+}
+
 /// Measure: traffic metrics, jam events and drivers' mode changes.
 #[allow(clippy::type_complexity)]
 fn measure(
@@ -887,36 +1265,43 @@ fn measure(
     mut jam: ResMut<JamState>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
-    q: Query<(&Agent, &Vehicle, &Perception, &Link, Has<Crashed>)>,
+    q: Query<(&Agent, &Vehicle, &Perception, &Link, Option<&Cell>, Has<Crashed>)>,
 ) {
     let cfg = &params.0;
     let jam_speed = cfg.driving.jam_speed_mps;
-    let (mut n, mut sum, mut sum2, mut jammed, mut min_gap) = (0u64, 0.0f64, 0.0f64, 0u64, f64::INFINITY);
-    let (mut coop, mut adv, mut fb, mut av, mut crashed) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut st = RingStats { min_gap: f64::INFINITY, ..Default::default() };
+    let (mut sum_v, mut sum_v2) = (0u64, 0u64);
     let now = clock.tick;
-    let mut first_jammed: Option<(u32, f64)> = None;
-    for (a, v, p, link, is_crashed) in q.iter() {
-        n += 1;
-        sum += v.speed;
-        sum2 += v.speed * v.speed;
+    for (a, v, p, link, cell, is_crashed) in q.iter() {
+        st.n += 1;
+        match cell {
+            Some(c) => {
+                sum_v += u64::from(c.v);
+                sum_v2 += u64::from(c.v) * u64::from(c.v);
+            }
+            None => {
+                st.sum += v.speed;
+                st.sum2 += v.speed * v.speed;
+            }
+        }
         if v.speed < jam_speed {
-            jammed += 1;
-            if first_jammed.is_none_or(|f| a.id.0 < f.0) {
-                first_jammed = Some((a.id.0, v.pos));
+            st.jammed += 1;
+            if st.first_jammed.is_none_or(|f| a.id.0 < f.0) {
+                st.first_jammed = Some((a.id.0, v.pos));
             }
         }
         if p.target.is_some() {
-            min_gap = min_gap.min(f64::from(p.distance_m));
+            st.min_gap = st.min_gap.min(f64::from(p.distance_m));
         }
         if is_crashed {
-            crashed += 1;
+            st.crashed += 1;
             continue;
         }
         match link.mode {
-            Mode::Cooperative => coop += 1,
-            Mode::Advised => adv += 1,
-            Mode::Fallback => fb += 1,
-            Mode::Automated => av += 1,
+            Mode::Cooperative => st.coop += 1,
+            Mode::Advised => st.adv += 1,
+            Mode::Fallback => st.fb += 1,
+            Mode::Automated => st.av += 1,
             Mode::Human => {}
         }
         if link.mode != link.prev_mode && (link.mode == Mode::Fallback || link.prev_mode == Mode::Fallback) {
@@ -929,34 +1314,53 @@ fn measure(
             );
         }
     }
-    let mean = if n > 0 { sum / n as f64 } else { 0.0 };
-    let var = if n > 0 { (sum2 / n as f64 - mean * mean).max(0.0) } else { 0.0 };
+    if let CarFollowing::Nasch(np) = &cfg.model {
+        let (sum, sum2) = nasch_sums(sum_v, sum_v2, np.cell_m, clock.dt);
+        st.sum += sum;
+        st.sum2 += sum2;
+    }
+    publish(&st, &clock, &ring, &mut jam, &mut metrics, &mut log);
+}
+
+/// Sets the traffic metrics from one tick's figures and logs jams starting and ending.
+fn publish(
+    st: &RingStats,
+    clock: &SimClock,
+    ring: &RingRoad,
+    jam: &mut JamState,
+    metrics: &mut Metrics,
+    log: &mut EventLog,
+) {
+    let now = clock.tick;
+    let n = st.n;
+    let mean = if n > 0 { st.sum / n as f64 } else { 0.0 };
+    let var = if n > 0 { (st.sum2 / n as f64 - mean * mean).max(0.0) } else { 0.0 };
     let density = n as f64 / (ring.length / 1000.0);
     metrics.set("mean_speed_mps", mean);
     metrics.set("speed_std_mps", var.sqrt());
     metrics.set("density_veh_per_km", density);
     metrics.set("flow_veh_per_h", density * mean * 3.6);
-    metrics.set("jammed", jammed as f64);
-    metrics.set("min_gap_m", if min_gap.is_finite() { min_gap } else { ring.length });
-    metrics.set("vehicles_cooperative", coop as f64);
-    metrics.set("vehicles_advised", adv as f64);
-    metrics.set("vehicles_fallback", fb as f64);
-    metrics.set("vehicles_automated", av as f64);
-    metrics.set("vehicles_crashed", crashed as f64);
+    metrics.set("jammed", st.jammed as f64);
+    metrics.set("min_gap_m", if st.min_gap.is_finite() { st.min_gap } else { ring.length });
+    metrics.set("vehicles_cooperative", st.coop as f64);
+    metrics.set("vehicles_advised", st.adv as f64);
+    metrics.set("vehicles_fallback", st.fb as f64);
+    metrics.set("vehicles_automated", st.av as f64);
+    metrics.set("vehicles_crashed", st.crashed as f64);
 
     // Jam events with hysteresis: a jam ends after 5 s with nobody below jam speed.
     let clear_after = (5.0 / clock.dt).ceil() as u64;
-    if jammed > 0 {
+    if st.jammed > 0 {
         jam.clear_ticks = 0;
         if !jam.active {
             jam.active = true;
             jam.started = now;
-            let (id, pos) = first_jammed.unwrap_or((0, 0.0));
+            let (id, pos) = st.first_jammed.unwrap_or((0, 0.0));
             log.push(
                 now,
                 "jam_start",
                 Some(id),
-                [("jammed", json!(jammed)), ("position_m", json!((pos * 10.0).round() / 10.0))],
+                [("jammed", json!(st.jammed)), ("position_m", json!((pos * 10.0).round() / 10.0))],
             );
         }
     } else if jam.active {
