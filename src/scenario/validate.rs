@@ -179,8 +179,11 @@ pub fn live_editable(old: &Scenario, new: &Scenario) -> Result<(), String> {
     if std::mem::discriminant(&a.model) != std::mem::discriminant(&b.model) {
         return Err("the car-following model cannot be swapped while running (its parameters can change)".into());
     }
-    if a.automated != b.automated || a.controller.sectors != b.controller.sectors || a.init != b.init {
-        return Err("automated, controller.sectors and init only apply at start".into());
+    if a.automated != b.automated && !matches!(a.road, Road::Ring { .. }) {
+        return Err("the city has no automated vehicles to switch (world.automated is for the ring)".into());
+    }
+    if a.controller.sectors != b.controller.sectors || a.init != b.init {
+        return Err("controller.sectors and init only apply at start".into());
     }
     Ok(())
 }

@@ -103,6 +103,23 @@ pub fn follower_stopper(s: f64, v: f64, v_lead: f64, u: f64) -> f64 {
     }
 }
 
+/// The "PI with saturation" controller of Stern et al. (2018), one step: the command
+/// speed from the vehicle's own mean speed `u`, plus a catch-up term that grows from 0
+/// to 1 m/s as the gap `s` opens from 7 to 30 m, blended with the leader's speed when
+/// the gap is short (weight α over γ = 2 m beyond a safe gap of max(2Δv, 4 m)) and
+/// low-pass filtered with the previous command (weight 1 − β = α/2).
+pub fn pi_saturation(s: f64, v: f64, v_lead: f64, u: f64, v_cmd_prev: f64) -> f64 {
+    const G_L: f64 = 7.0;
+    const G_U: f64 = 30.0;
+    const V_CATCH: f64 = 1.0;
+    const GAMMA: f64 = 2.0;
+    let v_target = u + V_CATCH * ((s - G_L) / (G_U - G_L)).clamp(0.0, 1.0);
+    let dx_s = (2.0 * (v_lead - v)).max(4.0);
+    let alpha = ((s - dx_s) / GAMMA).clamp(0.0, 1.0);
+    let beta = 1.0 - 0.5 * alpha;
+    beta * (alpha * v_target + (1.0 - alpha) * v_lead) + (1.0 - beta) * v_cmd_prev
+}
+
 /// Acceleration that tracks a commanded speed, never less careful than an IDM driver
 /// with a short headway (the vehicle's own sensors keep it safe whatever it is told).
 pub fn track_speed(p: &IdmParams, v_cmd: f64, s: f64, v: f64, v_lead: f64) -> f64 {

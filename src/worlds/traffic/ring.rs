@@ -12,7 +12,7 @@ use rand::distr::Bernoulli;
 use serde_json::json;
 
 use super::config::{CarFollowing, Road, TrafficConfig};
-use super::models::{follower_stopper, nasch_speed, track_speed};
+use super::models::{follower_stopper, nasch_speed, pi_saturation, track_speed};
 use crate::sim::{
     Agent, AgentId, AgentIds, AgentKind, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog,
     Inbox, MeasureSet, Metrics, Outbox, Perception, Phase, Pose, SimClock, SimTick, SpawnWorld, channel::Channel,
@@ -87,6 +87,8 @@ pub struct Vehicle {
     pub automated: bool,
     /// Automated vehicles' running average of their own speed (their target), m/s.
     pub u_avg: f64,
+    /// Automated vehicles' last command speed (the controller filters it), m/s.
+    pub v_cmd: f64,
 }
 
 /// NaSch state: cell index and speed in cells per tick.
@@ -160,7 +162,10 @@ impl Plugin for TrafficPlugin {
         app.add_systems(SpawnWorld, spawn);
         app.add_systems(
             SimTick,
-            (sync_vehicle_count, choose_path).chain().in_set(Phase::Inject).after(crate::sim::faults::apply_faults),
+            (sync_vehicle_count, sync_automated, choose_path)
+                .chain()
+                .in_set(Phase::Inject)
+                .after(crate::sim::faults::apply_faults),
         );
         app.add_systems(SimTick, perceive.in_set(Phase::Perceive).run_if(general_path));
         app.add_systems(SimTick, decide_vehicles.in_set(Phase::Decide).run_if(general_path));
@@ -179,6 +184,7 @@ pub fn reset(world: &mut World, cfg: &TrafficConfig) {
     world.insert_resource(RingRoad::default());
     world.insert_resource(Controllers::default());
     world.insert_resource(JamState::default());
+    world.insert_resource(AutomatedInForce(cfg.automated));
     let enabled = world.get_resource::<NaschFastPath>().is_none_or(|f| f.enabled);
     world.insert_resource(NaschFastPath { enabled, ..Default::default() });
 }
@@ -297,7 +303,7 @@ fn vehicle_bundle(
         Inbox::default(),
         Outbox::default(),
         AgentRng::new(seed, "vehicle", u64::from(id.0)),
-        Vehicle { pos, speed: v, accel: 0.0, slot, automated, u_avg: v },
+        Vehicle { pos, speed: v, accel: 0.0, slot, automated, u_avg: v, v_cmd: v },
         Link {
             leader_msg_tick: tick,
             leader_speed: v,
@@ -403,6 +409,50 @@ fn sync_vehicle_count(world: &mut World) {
         None,
         [("from", json!(have)), ("to", json!(now)), ("agents", json!(log))],
     );
+}
+
+/// The number of automated vehicles the ring was last set up with.
+#[derive(Resource, Debug)]
+struct AutomatedInForce(u32);
+
+/// Live change of the number of automated vehicles (the experiment of Stern et al.
+/// 2018: a wave forms among human drivers, then one vehicle's controller is switched
+/// on). Vehicles spread evenly round the ring switch; a switched-on controller starts
+/// from the vehicle's current speed.
+fn sync_automated(
+    clock: Res<SimClock>,
+    params: Res<TrafficParams>,
+    mut in_force: ResMut<AutomatedInForce>,
+    mut ring: ResMut<RingRoad>,
+    mut log: ResMut<EventLog>,
+    mut q: Query<(&Agent, &mut Vehicle)>,
+) {
+    let want = params.0.automated;
+    if want == in_force.0 {
+        return;
+    }
+    let n = ring.order.len() as u32;
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for (a, mut v) in q.iter_mut() {
+        let auto = is_automated(v.slot, n, want.min(n));
+        if auto != v.automated {
+            v.automated = auto;
+            v.v_cmd = v.speed;
+            if auto { on.push(a.id.0) } else { off.push(a.id.0) }
+        }
+    }
+    on.sort_unstable();
+    off.sort_unstable();
+    log.push(
+        clock.tick,
+        "automated_changed",
+        None,
+        [("from", json!(in_force.0)), ("to", json!(want)), ("switched_on", json!(on)), ("switched_off", json!(off))],
+    );
+    in_force.0 = want;
+    // The fast path counts automated vehicles when it builds its arrays.
+    ring.order_gen += 1;
 }
 
 /// Perceive: gap to and speed of the vehicle ahead, within sensor range.
@@ -541,6 +591,9 @@ fn decide_vehicles(
         let v_lead = if p.target.is_some() { f64::from(p.target_speed_mps) } else { v.speed.max(30.0) };
         match (&cfg.model, cell) {
             (CarFollowing::Idm(ip), _) => {
+                // Every vehicle keeps the running mean of its own speed, so a controller
+                // switched on mid-run starts from the speed history, as in Stern et al.
+                v.u_avg += av_alpha * (v.speed - v.u_avg);
                 let dv = v.speed - v_lead;
                 let a = match mode {
                     Mode::Human => {
@@ -570,8 +623,10 @@ fn decide_vehicles(
                         track_speed(ip, cmd, gap, v.speed, v_lead)
                     }
                     Mode::Automated => {
-                        v.u_avg += av_alpha * (v.speed - v.u_avg);
-                        let cmd = follower_stopper(gap, v.speed, v_lead, v.u_avg.min(ip.v0));
+                        // Stern et al. (2018), PI with saturation: drive at the own mean
+                        // speed, catch up when the gap opens, follow the leader when close.
+                        let cmd = pi_saturation(gap, v.speed, v_lead, v.u_avg, v.v_cmd).min(ip.v0);
+                        v.v_cmd = cmd;
                         track_speed(ip, cmd, gap, v.speed, v_lead)
                     }
                 };
