@@ -1174,6 +1174,14 @@ fn nasch_fast(
     let pool = ComputeTaskPool::get();
     for (mut v, mut c, mut r, mut po, mut p, mut d) in tables {
         let chunk = (v.len() / (pool.thread_num().max(1) * 4)).max(4096);
+        if v.len() <= chunk {
+            // One chunk: on this thread, without waking a worker.
+            let (v, c, r, po, p, d) = (&mut *v, &mut *c, &mut *r, &mut *po, &mut *p, &mut *d);
+            for i in 0..v.len() {
+                update(&mut v[i], &mut c[i], &mut r[i], &mut po[i], &mut p[i], &mut d[i], &mut tally);
+            }
+            continue;
+        }
         let parts = v
             .chunks_mut(chunk)
             .zip(c.chunks_mut(chunk))
