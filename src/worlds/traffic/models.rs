@@ -82,7 +82,7 @@ impl IdmParams {
             let f = (s0 + v * t).powi(2) - s * s * (1.0 - r * v / v0);
             let df = 2.0 * t * (s0 + v * t) + s * s * d * r / v0;
             let next = (v - f / df).max(0.0);
-            if !(next < v) {
+            if next.partial_cmp(&v) != Some(std::cmp::Ordering::Less) {
                 break;
             }
             v = next;
