@@ -44,6 +44,10 @@ struct GuiArgs {
     /// Ticks to run before the screenshot.
     #[arg(long, default_value_t = 100)]
     after_ticks: u64,
+    /// Select this agent at start: the inspector shows it and the camera zooms in and follows
+    /// it (a parked city car is shown once it sets off).
+    #[arg(long, value_name = "AGENT_ID")]
+    select: Option<u32>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -143,7 +147,8 @@ fn open_app(a: GuiArgs) -> Result<(), Failure> {
             "built-in".to_string(),
         ),
     };
-    let opts = masim::gui::GuiOptions { origin, screenshot: a.screenshot, after_ticks: a.after_ticks };
+    let opts =
+        masim::gui::GuiOptions { origin, screenshot: a.screenshot, after_ticks: a.after_ticks, select: a.select };
     masim::gui::run(scn, opts).map_err(Failure::Other)
 }
 
@@ -152,7 +157,7 @@ fn open_app(a: GuiArgs) -> Result<(), Failure> {
     use clap::CommandFactory;
     let _ = Cli::command().print_help();
     println!();
-    if a.file.is_some() || a.screenshot.is_some() {
+    if a.file.is_some() || a.screenshot.is_some() || a.select.is_some() {
         return Err(Failure::Other(
             "this masim was built without the `gui` feature; use `masim run SCENARIO.ron`".into(),
         ));

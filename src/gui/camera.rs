@@ -43,6 +43,10 @@ pub struct FitRequest(pub bool);
 #[derive(Resource)]
 pub struct AutoFit(pub bool);
 
+/// The camera's input and fit systems; drawing that moves the camera itself (follow) runs after them.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CameraInput;
+
 /// Zoom limits, as orthographic scale (world metres per logical pixel).
 const MIN_SCALE: f32 = 0.005;
 const MAX_SCALE: f32 = 10_000.0;
@@ -54,7 +58,7 @@ pub fn plugin(app: &mut App) {
         .insert_resource(FitRequest(true))
         .insert_resource(AutoFit(true))
         .add_systems(Startup, spawn_camera)
-        .add_systems(Update, (pan_and_zoom, fit_key, fit_camera).chain());
+        .add_systems(Update, (pan_and_zoom, fit_key, fit_camera).chain().in_set(CameraInput));
 }
 
 fn spawn_camera(mut commands: Commands) {
@@ -84,6 +88,18 @@ pub fn fit_transform(bounds: WorldBounds, free: FreeViewport, window_size: Vec2)
     let offset_px = Vec2::new(free_centre.x - window_size.x * 0.5, window_size.y * 0.5 - free_centre.y);
     let world_centre = (bounds.min + bounds.max) * 0.5;
     (scale, world_centre - offset_px * scale)
+}
+
+/// Camera position that puts world point `p` in the middle of the `free` area at zoom `scale`.
+pub fn centre_on(p: Vec2, free: FreeViewport, window_size: Vec2, scale: f32) -> Vec2 {
+    let (free_min, free_max) = if free.max.x - free.min.x > 10.0 && free.max.y - free.min.y > 10.0 {
+        (free.min, free.max)
+    } else {
+        (Vec2::ZERO, window_size)
+    };
+    let free_centre = (free_min + free_max) * 0.5;
+    let offset_px = Vec2::new(free_centre.x - window_size.x * 0.5, window_size.y * 0.5 - free_centre.y);
+    p - offset_px * scale
 }
 
 fn fit_key(keys: Res<ButtonInput<KeyCode>>, wants: Res<EguiWantsInput>, mut fit: ResMut<FitRequest>) {
@@ -191,6 +207,16 @@ mod tests {
         // The free area's centre (500, 300) must map onto the world centre (0, 0).
         let w = cursor_to_world(Vec2::new(500.0, 300.0), Vec2::new(800.0, 600.0), pos, scale);
         assert!(w.length() < 1e-3, "{w}");
+    }
+
+    #[test]
+    fn centre_on_puts_the_point_mid_free_area() {
+        let free = FreeViewport { min: Vec2::new(300.0, 20.0), max: Vec2::new(950.0, 570.0) };
+        let window = Vec2::new(1280.0, 800.0);
+        let p = Vec2::new(120.0, -40.0);
+        let cam = centre_on(p, free, window, 0.5);
+        let w = cursor_to_world(Vec2::new(625.0, 295.0), window, cam, 0.5);
+        assert!((w - p).length() < 1e-3, "{w}");
     }
 
     #[test]

@@ -63,9 +63,43 @@ pub fn reset_with_seed(world: &mut World, seed: u64) {
     reset_to(world, &s);
 }
 
-/// Loads a scenario file and starts over with it.
-pub fn open_file(world: &mut World, path: &Path) -> Result<(), String> {
-    let s = scenario::load_file(path).map_err(|e| e.to_string())?;
+/// Whether a scenario drives a ring road (else a city network).
+fn is_ring(s: &Scenario) -> bool {
+    let scenario::WorldConfig::Traffic(t) = &s.world;
+    matches!(t.road, crate::worlds::traffic::Road::Ring { .. })
+}
+
+/// Why a file cannot be opened in this window: an app is built for one kind of road (its
+/// systems are the ring's or the city's), so switching between them needs a new window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// The file does not load or validate.
+    Invalid(String),
+    /// The file is valid but drives the other kind of road.
+    OtherWorld(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Invalid(m) | OpenError::OtherWorld(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Loads a scenario file and starts over with it (same kind of road only; see [`OpenError`]).
+pub fn open_file(world: &mut World, path: &Path) -> Result<(), OpenError> {
+    let s = scenario::load_file(path).map_err(|e| OpenError::Invalid(e.to_string()))?;
+    let current = &world.resource::<LiveScenario>().current;
+    if is_ring(current) != is_ring(&s) {
+        let (new, here) =
+            if is_ring(&s) { ("a ring road", "a city network") } else { ("a city network", "a ring road") };
+        return Err(OpenError::OtherWorld(format!(
+            "{} is {new} and this window runs {here}; open it in a new window (`masim gui {}`)",
+            path.display(),
+            path.display()
+        )));
+    }
     reset_to(world, &s);
     world.insert_resource(ScenarioOrigin(path.display().to_string()));
     Ok(())

@@ -40,6 +40,10 @@ pub struct UiState {
     pub hidden_kinds: BTreeSet<String>,
     /// Show the plots panel.
     pub show_plots: bool,
+    /// A file of the other kind of road the person tried to open (offered in a new window).
+    pub other_world: Option<std::path::PathBuf>,
+    /// When each slider being dragged last sent an edit (drags apply a few times a second).
+    pub drag_sent: HashMap<String, std::time::Instant>,
 }
 
 /// Registers the UI system.
