@@ -315,7 +315,7 @@ pub fn build_heat(net: &Network, st: &CityState, mean_speed: &[f32], vmax: f32, 
         let density = count as f32 / capacity.max(1) as f32;
         let frac = if count == 0 { 1.0 } else { mean_speed.get(l).copied().unwrap_or(0.0) / vmax.max(0.1) };
         let mut c = speed_color(frac);
-        c.alpha = 0.15 + 0.6 * density.min(1.0);
+        c.alpha = 0.1 + 0.4 * density.min(1.0);
         let b = link_band(net, l as u32);
         // Each direction's band sits on its own side of the street.
         let w = (b.width * 1.6).max(5.0 * scale);
@@ -531,6 +531,7 @@ fn show(visibility: &mut Query<&mut Visibility>, entity: Entity, on: bool) {
 }
 
 /// The selected car's remaining route, link by link, ending in a circle at its destination.
+#[allow(clippy::too_many_arguments)]
 fn draw_route(
     mut gizmos: Gizmos,
     map: Res<CityMap>,
@@ -538,6 +539,7 @@ fn draw_route(
     selection: Res<Selection>,
     index: Res<AgentIndex>,
     cars: Query<&Car>,
+    params: Res<TrafficParams>,
     camera: Single<&Projection, With<WorldCamera>>,
 ) {
     if !overlays.route {
@@ -547,14 +549,24 @@ fn draw_route(
     let (Some(p), Some(car)) = (index.position(id), index.entity(id).and_then(|e| cars.get(e).ok())) else {
         return;
     };
-    let pts = route_points(&map.0, car, p);
+    let scale = camera_scale(&camera);
+    // Start just ahead of the car's glyph (centred on its front bumper) so the line does not hide it.
+    let glyph = super::traffic::vehicle_length(&params).max(5.0 * scale);
+    let start = match map.0.lanes.get(car.lane as usize) {
+        Some(lane) => {
+            let (x, y, _) = lane.at(car.s + f64::from(glyph * 0.5 + 2.0 * scale));
+            Vec2::new(x as f32, y as f32)
+        }
+        None => p,
+    };
+    let pts = route_points(&map.0, car, start);
     let color = Color::srgb(1.0, 1.0, 0.4);
     if let Some(&end) = pts.last()
         && pts.len() > 1
     {
         gizmos.linestrip_2d(pts.iter().copied(), color);
         if car.dest != NONE {
-            gizmos.circle_2d(end, 4.0f32.max(6.0 * camera_scale(&camera)), color);
+            gizmos.circle_2d(end, 4.0f32.max(6.0 * scale), color);
         }
     }
 }

@@ -665,12 +665,13 @@ fn overlays_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
         &["v2v_state", "report", "advice", "sector_summary", "target_speed"]
     };
     let mut o = world.resource_mut::<Overlays>();
-    ui.checkbox(&mut o.messages, "Messages in flight (dropped: red ✕)");
+    ui.checkbox(&mut o.messages, "Messages in flight (dropped: red ×)");
     if o.messages {
-        let more = if stats.in_flight + stats.dropped > MAX_MESSAGE_LINES { " (capped)" } else { "" };
+        let total = stats.in_flight + stats.delivered + stats.dropped;
+        let more = if total > MAX_MESSAGE_LINES { " (capped)" } else { "" };
         ui.small(format!(
-            "{} in flight, {} dropped this tick, {} drawn{more}",
-            stats.in_flight, stats.dropped, stats.drawn
+            "{} in flight, {} delivered and {} dropped last tick, {} drawn{more}",
+            stats.in_flight, stats.delivered, stats.dropped, stats.drawn
         ));
         ui.horizontal_wrapped(|ui| {
             for &k in kinds {

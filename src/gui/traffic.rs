@@ -51,8 +51,10 @@ impl AgentIndex {
 /// What the message overlay drew this frame (shown in the panel).
 #[derive(Resource, Default, Debug, Clone, Copy)]
 pub struct MessageOverlayStats {
-    /// Copies in flight.
+    /// Copies in flight (due at a later tick).
     pub in_flight: usize,
+    /// Copies delivered during the last tick (with a one-tick latency every copy is one of these).
+    pub delivered: usize,
     /// This tick's copies that were dropped.
     pub dropped: usize,
     /// Lines actually drawn.
@@ -191,7 +193,8 @@ pub(crate) fn top_speed(params: &TrafficParams, dt: f64) -> f32 {
     }
 }
 
-fn vehicle_length(params: &TrafficParams) -> f32 {
+/// Drawn vehicle length before the minimum glyph size, m.
+pub(crate) fn vehicle_length(params: &TrafficParams) -> f32 {
     match &params.0.model {
         CarFollowing::Idm(p) => p.length as f32,
         CarFollowing::Nasch(p) => p.cell_m as f32 * 0.8,
@@ -325,7 +328,8 @@ fn draw_heat_map(
         let density = f64::from(count[b]) / bin_len / jam_density;
         let mut c =
             if count[b] == 0 { speed_color(1.0) } else { speed_color((speed[b] / f64::from(count[b]) / vmax) as f32) };
-        c.alpha = (0.15 + 0.6 * density.min(1.0)) as f32;
+        // Translucent enough that the vehicles (coloured on the same scale) stay visible on it.
+        c.alpha = (0.1 + 0.4 * density.min(1.0)) as f32;
         drawing.heat.push_quad([d0 * inner, d0 * outer, d1 * outer, d1 * inner], c);
     }
     if let Some(mut mesh) = meshes.get_mut(&drawing.heat_mesh) {
@@ -393,6 +397,7 @@ fn draw_overlays(
     channel: Res<Channel>,
     index: Res<AgentIndex>,
     selection: Res<Selection>,
+    clock: Res<SimClock>,
     camera: Single<&Projection, With<WorldCamera>>,
     mut stats: ResMut<MessageOverlayStats>,
 ) {
@@ -406,7 +411,21 @@ fn draw_overlays(
                 continue;
             }
             if let (Some(a), Some(b)) = (index.position(msg.from), index.position(to)) {
-                gizmos.line_2d(a, b, message_color(msg.kind).with_alpha(0.8));
+                gizmos.line_2d(a, b, message_color(msg.kind).with_alpha(0.35));
+                drawn += 1;
+            }
+        }
+        // The last tick's routed copies that were already due (the clock has moved on by one
+        // since): they never sit in the in-flight queue, so without this a one-tick latency
+        // would show no messages at all.
+        let last_tick = clock.tick.saturating_sub(1);
+        for t in channel.traces.iter().filter(|t| t.outcome == Outcome::InFlight && t.due <= last_tick) {
+            stats.delivered += 1;
+            if drawn >= MAX_MESSAGE_LINES {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (index.position(t.from), t.to.and_then(|to| index.position(to))) {
+                gizmos.line_2d(a, b, message_color(t.kind).with_alpha(0.35));
                 drawn += 1;
             }
         }
@@ -495,6 +514,7 @@ fn draw_ring_route(
 fn pick_agent(
     buttons: Res<ButtonInput<MouseButton>>,
     wants: Res<EguiWantsInput>,
+    free: Res<FreeViewport>,
     window: Single<&Window, With<PrimaryWindow>>,
     camera: Single<(&Transform, &Projection), With<WorldCamera>>,
     index: Res<AgentIndex>,
@@ -503,7 +523,8 @@ fn pick_agent(
 ) {
     let cursor = window.cursor_position();
     if buttons.just_pressed(MouseButton::Left) {
-        *press = if wants.wants_any_pointer_input() { None } else { cursor };
+        let on_panel = wants.wants_any_pointer_input() || cursor.is_some_and(|c| !free.contains(c));
+        *press = if on_panel { None } else { cursor };
     }
     if !buttons.just_released(MouseButton::Left) {
         return;
@@ -557,8 +578,8 @@ fn follow_selected(
     if focus.0 && settled {
         focus.0 = false;
         auto.0 = false;
-        // Show about 300 m around it, or the whole world when that is smaller.
-        let span = (bounds.max - bounds.min).max_element().min(300.0);
+        // Show about 300 m around it; a smaller world fits whole wherever in it the agent is.
+        let span = ((bounds.max - bounds.min).max_element() * 2.0).min(300.0);
         let free_px = (free.max - free.min).min_element().max(1.0);
         ortho.scale = span / free_px;
         let c = centre_on(p, *free, window.size(), ortho.scale);
