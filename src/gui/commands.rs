@@ -158,6 +158,28 @@ pub fn list_scenarios(dir: &Path) -> Vec<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worlds::traffic::city::CityMap;
+
+    fn scenario(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+    }
+
+    #[test]
+    fn opens_the_same_kind_of_road_only() {
+        let grid = scenario::load_file(&scenario("traffic_grid.ron")).expect("grid scenario");
+        let mut app = runner::headless_app(&grid, Some(1));
+        let world = app.world_mut();
+        world.init_resource::<Selection>();
+        let nodes = world.resource::<CityMap>().0.nodes.len();
+        open_file(world, &scenario("traffic_gridlock.ron")).expect("a city opens in a city window");
+        assert_ne!(world.resource::<CityMap>().0.nodes.len(), nodes, "the map was not replaced");
+        assert_eq!(world.resource::<ScenarioOrigin>().0, scenario("traffic_gridlock.ron").display().to_string());
+        match open_file(world, &scenario("traffic_ring.ron")) {
+            Err(OpenError::OtherWorld(m)) => assert!(m.contains("new window"), "{m}"),
+            other => panic!("a ring opened in a city window: {other:?}"),
+        }
+        assert!(matches!(open_file(world, &scenario("no_such_file.ron")), Err(OpenError::Invalid(_))));
+    }
 
     #[test]
     fn quadrants_cover_the_box() {

@@ -202,7 +202,9 @@ fn light_rows(ui: &mut egui::Ui, l: &Light, net: &Network, now: u64, dt: f64) {
         format!("{:.0} / {:.0} / {:.0} / {:.0}", l.approach[0], l.approach[1], l.approach[2], l.approach[3]),
     );
     if !l.pressure.is_empty() {
-        let p: Vec<String> = l.pressure.iter().map(|p| format!("{p:.1}")).collect();
+        // A stage that can move nobody (every exit it serves is full) ranks at minus infinity.
+        let p: Vec<String> =
+            l.pressure.iter().map(|p| if p.is_finite() { format!("{p:.1}") } else { "blocked".into() }).collect();
         row(ui, "stage pressures", p.join(", "));
     }
     if let Some(p) = &l.plan {
