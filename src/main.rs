@@ -44,6 +44,13 @@ struct GuiArgs {
     /// Ticks to run before the screenshot.
     #[arg(long, default_value_t = 100)]
     after_ticks: u64,
+    /// Select this agent at start: the inspector shows it and the camera zooms in and follows
+    /// it (a parked city car is shown once it sets off).
+    #[arg(long, value_name = "AGENT_ID")]
+    select: Option<u32>,
+    /// Override a field before the app starts, as `masim run --set` does (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -137,13 +144,15 @@ fn main() -> ExitCode {
 #[cfg(feature = "gui")]
 fn open_app(a: GuiArgs) -> Result<(), Failure> {
     let (scn, origin) = match &a.file {
-        Some(f) => (scenario::load_file(f).map_err(|e| Failure::BadInput(e.to_string()))?, f.display().to_string()),
-        None => (
-            scenario::load_str(scenario::DEFAULT_SCENARIO, "built-in").map_err(|e| Failure::Other(e.to_string()))?,
-            "built-in".to_string(),
-        ),
+        Some(f) => (load_with_overrides(f, None, None, &a.sets)?, f.display().to_string()),
+        None => {
+            let s = scenario::load_str(scenario::DEFAULT_SCENARIO, "built-in")
+                .map_err(|e| Failure::Other(e.to_string()))?;
+            (apply_overrides(s, None, None, &a.sets)?, "built-in".to_string())
+        }
     };
-    let opts = masim::gui::GuiOptions { origin, screenshot: a.screenshot, after_ticks: a.after_ticks };
+    let opts =
+        masim::gui::GuiOptions { origin, screenshot: a.screenshot, after_ticks: a.after_ticks, select: a.select };
     masim::gui::run(scn, opts).map_err(Failure::Other)
 }
 
@@ -152,7 +161,7 @@ fn open_app(a: GuiArgs) -> Result<(), Failure> {
     use clap::CommandFactory;
     let _ = Cli::command().print_help();
     println!();
-    if a.file.is_some() || a.screenshot.is_some() {
+    if a.file.is_some() || a.screenshot.is_some() || a.select.is_some() || !a.sets.is_empty() {
         return Err(Failure::Other(
             "this masim was built without the `gui` feature; use `masim run SCENARIO.ron`".into(),
         ));
@@ -190,7 +199,17 @@ fn load_with_overrides(
     seed: Option<u64>,
     sets: &[String],
 ) -> Result<Scenario, Failure> {
-    let mut s = scenario::load_file(file).map_err(|e| Failure::BadInput(e.to_string()))?;
+    let s = scenario::load_file(file).map_err(|e| Failure::BadInput(e.to_string()))?;
+    apply_overrides(s, ticks, seed, sets)
+}
+
+/// Applies --ticks, --seed and --set to a loaded scenario, each validated like the file.
+fn apply_overrides(
+    mut s: Scenario,
+    ticks: Option<u64>,
+    seed: Option<u64>,
+    sets: &[String],
+) -> Result<Scenario, Failure> {
     let mut all: Vec<(String, String)> = Vec::new();
     if let Some(t) = ticks {
         all.push(("ticks".into(), t.to_string()));

@@ -1,6 +1,7 @@
 //! Sees the desktop app as a person would: starts it under a virtual X server with software
-//! Vulkan, lets the ring run, saves a screenshot and checks that the world and the panels were drawn.
-//! Skipped, with a message, where Xvfb is not installed.
+//! Vulkan, lets the ring and then the city grid run, saves a screenshot of each and checks
+//! that the world (road, vehicles; lanes and traffic lights) and the panels were drawn.
+//! Skipped, with a message, where Xvfb is not installed or no X server can start.
 #![cfg(feature = "gui")]
 
 use std::path::{Path, PathBuf};
@@ -87,25 +88,16 @@ impl Png {
     }
 }
 
-#[test]
-fn app_draws_world_and_panels() {
-    let x = match start_xvfb() {
-        Ok(x) => x,
-        Err(why) => {
-            eprintln!("skipping the GUI smoke test: {why}");
-            return;
-        }
-    };
-    let dir = std::env::temp_dir().join(format!("masim-gui-smoke-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let shot = dir.join("shot.png");
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traffic_ring.ron");
+/// Runs `masim gui SCENARIO --screenshot` for `ticks` ticks on display `x`; returns the PNG and the log.
+fn screenshot(x: &Xvfb, dir: &Path, scenario: &str, ticks: u64) -> (Png, String) {
+    let shot = dir.join(format!("{scenario}.png"));
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{scenario}.ron"));
     let mut app = Command::new(env!("CARGO_BIN_EXE_masim"))
         .arg("gui")
-        .arg(&scenario)
+        .arg(&file)
         .arg("--screenshot")
         .arg(&shot)
-        .args(["--after-ticks", "300"])
+        .args(["--after-ticks", &ticks.to_string()])
         .env("DISPLAY", &x.display)
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
@@ -119,32 +111,71 @@ fn app_draws_world_and_panels() {
         }
         if start.elapsed() > Duration::from_secs(300) {
             let _ = app.kill();
-            panic!("masim gui did not finish within 300 s");
+            panic!("masim gui {scenario} did not finish within 300 s");
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     let out = app.wait_with_output().expect("masim output");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(status.success(), "masim gui failed: {status}\n{log}");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(status.success(), "masim gui {scenario} failed: {status}\n{log}");
     let png = read_png(&shot);
-    assert_eq!((png.width, png.height), (1280, 800), "window size");
+    assert_eq!((png.width, png.height), (1280, 800), "{scenario}: window size");
+    (png, log)
+}
 
-    // The left control panel: egui's dark panel fill with light text on it.
+/// The left control panel: egui's dark panel fill with light text on it.
+fn assert_panel(png: &Png, scenario: &str) {
     let panel_text = png.count(10..280, 60..500, |p| p.iter().all(|c| *c > 150));
     let panel_fill = png.count(10..280, 60..500, |p| p.iter().all(|c| (20..=40).contains(c)));
-    assert!(panel_text > 500, "no text in the control panel ({panel_text} light pixels)");
-    assert!(panel_fill > 20_000, "no panel background ({panel_fill} pixels)");
+    assert!(panel_text > 500, "{scenario}: no text in the control panel ({panel_text} light pixels)");
+    assert!(panel_fill > 20_000, "{scenario}: no panel background ({panel_fill} pixels)");
+}
 
-    // The world view between the panels: the grey road and vehicles coloured by speed.
-    let (wx, wy) = (320..940, 40..560);
-    let road = png.count(wx.clone(), wy.clone(), |p| {
-        (60..=85).contains(&p[0]) && (60..=90).contains(&p[1]) && (65..=95).contains(&p[2])
-    });
-    let vehicles = png.count(wx, wy, |p| {
+/// The world view between the panels.
+const WORLD_X: std::ops::Range<usize> = 320..940;
+const WORLD_Y: std::ops::Range<usize> = 40..560;
+
+/// Road asphalt, the same grey on the ring and the grid.
+fn road_grey(p: [u8; 3]) -> bool {
+    (60..=85).contains(&p[0]) && (60..=90).contains(&p[1]) && (65..=95).contains(&p[2])
+}
+
+#[test]
+fn app_draws_ring_and_grid_with_panels() {
+    let x = match start_xvfb() {
+        Ok(x) => x,
+        Err(why) => {
+            eprintln!("skipping the GUI smoke test: {why}");
+            return;
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("masim-gui-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+
+    // The ring: the grey road and vehicles coloured by speed.
+    let (png, log) = screenshot(&x, &dir, "traffic_ring", 300);
+    assert_panel(&png, "ring");
+    let road = png.count(WORLD_X, WORLD_Y, road_grey);
+    let vehicles = png.count(WORLD_X, WORLD_Y, |p| {
         let (max, min) = (*p.iter().max().unwrap_or(&0), *p.iter().min().unwrap_or(&0));
         max > 150 && max - min > 90
     });
-    assert!(road > 1_000, "no road drawn ({road} road-grey pixels)");
-    assert!(vehicles > 40, "no vehicles drawn ({vehicles} saturated pixels)");
+    assert!(road > 1_000, "ring: no road drawn ({road} road-grey pixels)");
+    assert!(vehicles > 40, "ring: no vehicles drawn ({vehicles} saturated pixels)");
+    // Empty meshes used to make Bevy log "use-after-free" from its mesh allocator.
+    assert!(!log.contains("slab_allocator"), "ring: mesh allocator errors in the log:\n{log}");
+
+    // The city grid after five simulated minutes: lanes and boxes in road grey, and traffic
+    // lights, each a red, yellow or green square in a near-black housing (the ring has none).
+    let (png, log) = screenshot(&x, &dir, "traffic_grid", 600);
+    assert_panel(&png, "grid");
+    let road = png.count(WORLD_X, WORLD_Y, road_grey);
+    let housing = png.count(WORLD_X, WORLD_Y, |p| p.iter().all(|c| (8..=17).contains(c)));
+    let red = png.count(WORLD_X, WORLD_Y, |p| p[0] > 220 && p[1] < 60 && p[2] < 60);
+    let green = png.count(WORLD_X, WORLD_Y, |p| p[1] > 200 && p[0] < 80 && p[2] < 110);
+    assert!(road > 3_000, "grid: no lanes drawn ({road} road-grey pixels)");
+    assert!(housing > 300, "grid: no traffic lights drawn ({housing} housing pixels)");
+    assert!(red > 100 && green > 100, "grid: lights lack their colours ({red} red, {green} green pixels)");
+    assert!(!log.contains("slab_allocator"), "grid: mesh allocator errors in the log:\n{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

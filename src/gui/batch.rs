@@ -69,32 +69,43 @@ impl GlyphBuffers {
     }
 
     /// Copies the buffers into `mesh`, reusing the mesh's own vectors so no allocation happens once they are large enough.
+    ///
+    /// An empty batch is written as one invisible, zero-area triangle: Bevy's mesh allocator
+    /// gives a mesh with no vertices no buffer slot and then logs a "use-after-free" error
+    /// for every upload of it (once at start for each empty batch, again whenever one empties).
     pub fn write_to(&self, mesh: &mut Mesh) {
+        const NOTHING_POS: [[f32; 3]; 3] = [[0.0; 3]; 3];
+        const NOTHING_COL: [[f32; 4]; 3] = [[0.0; 4]; 3];
+        const NOTHING_IDX: [u32; 3] = [0, 1, 2];
+        let empty = self.positions.is_empty();
+        let positions: &[[f32; 3]] = if empty { &NOTHING_POS } else { &self.positions };
+        let colors: &[[f32; 4]] = if empty { &NOTHING_COL } else { &self.colors };
+        let indices: &[u32] = if empty { &NOTHING_IDX } else { &self.indices };
         match mesh.attribute_mut(Mesh::ATTRIBUTE_POSITION) {
             Some(VertexAttributeValues::Float32x3(v)) => {
                 v.clear();
-                v.extend_from_slice(&self.positions);
+                v.extend_from_slice(positions);
             }
-            _ => mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, self.positions.clone()),
+            _ => mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions.to_vec()),
         }
         match mesh.attribute_mut(Mesh::ATTRIBUTE_COLOR) {
             Some(VertexAttributeValues::Float32x4(v)) => {
                 v.clear();
-                v.extend_from_slice(&self.colors);
+                v.extend_from_slice(colors);
             }
-            _ => mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, self.colors.clone()),
+            _ => mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, colors.to_vec()),
         }
         match mesh.indices_mut() {
             Some(Indices::U32(v)) => {
                 v.clear();
-                v.extend_from_slice(&self.indices);
+                v.extend_from_slice(indices);
             }
-            _ => mesh.insert_indices(Indices::U32(self.indices.clone())),
+            _ => mesh.insert_indices(Indices::U32(indices.to_vec())),
         }
     }
 }
 
-/// An empty triangle-list mesh with position and colour attributes, ready for [`GlyphBuffers::write_to`].
+/// A triangle-list mesh with position and colour attributes that draws nothing, ready for [`GlyphBuffers::write_to`].
 pub fn empty_mesh() -> Mesh {
     let mut mesh =
         Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::MAIN_WORLD | RenderAssetUsages::RENDER_WORLD);
@@ -112,11 +123,20 @@ pub fn spawn_batch(
     z: f32,
 ) -> (Entity, Handle<Mesh>) {
     let mesh = meshes.add(empty_mesh());
-    let material = materials.add(ColorMaterial::from(Color::WHITE));
+    let material = materials.add(vertex_color_material());
     let entity = commands
         .spawn((Mesh2d(mesh.clone()), MeshMaterial2d(material), Transform::from_xyz(0.0, 0.0, z), NoFrustumCulling))
         .id();
     (entity, mesh)
+}
+
+/// White material for meshes coloured per vertex, alpha-blended.
+///
+/// Blending matters twice: translucent overlays (heat map, fault regions, highlights) need it,
+/// and blended 2D meshes are drawn back to front by their z, so a batch's z decides what is
+/// on top (lights over vehicles over roads) as [`spawn_batch`] promises.
+pub fn vertex_color_material() -> ColorMaterial {
+    ColorMaterial { color: Color::WHITE, alpha_mode: bevy::sprite_render::AlphaMode2d::Blend, ..default() }
 }
 
 /// Maps a speed fraction in [0, 1] to a colour: red (stopped) through amber to green (free flow).
@@ -145,6 +165,21 @@ mod tests {
         assert_eq!(b.indices.len(), 6);
         b.clear();
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn empty_batch_still_has_vertices() {
+        let mesh = empty_mesh();
+        assert_eq!(mesh.count_vertices(), 3);
+        assert_eq!(mesh.indices().map(|i| i.len()), Some(3));
+        let mut b = GlyphBuffers::default();
+        b.push_square(Vec2::ZERO, 1.0, LinearRgba::RED);
+        let mut mesh = empty_mesh();
+        b.write_to(&mut mesh);
+        assert_eq!(mesh.count_vertices(), 4);
+        b.clear();
+        b.write_to(&mut mesh);
+        assert_eq!(mesh.count_vertices(), 3);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! World camera: drag to pan, wheel to zoom around the cursor, F to fit, inert while egui has the pointer.
 
-use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
+use bevy::input::mouse::{AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_egui::input::EguiWantsInput;
@@ -35,6 +35,19 @@ pub struct FreeViewport {
     pub max: Vec2,
 }
 
+impl FreeViewport {
+    /// Whether a window position (logical pixels, y down) is in the world view rather than on a panel.
+    ///
+    /// egui's own "pointer over egui" answer misses the empty parts of our panels (they are
+    /// laid out in one background `Ui`, which egui cannot tell from the world behind), so
+    /// the camera and picking ask this too. Before the first layout (no area yet) the whole
+    /// window counts as world.
+    pub fn contains(&self, p: Vec2) -> bool {
+        let laid_out = self.max.x - self.min.x > 10.0 && self.max.y - self.min.y > 10.0;
+        !laid_out || (p.x >= self.min.x && p.x < self.max.x && p.y >= self.min.y && p.y < self.max.y)
+    }
+}
+
 /// Requests a fit of the camera to [`WorldBounds`] on the next frame (set by the F key, the panel button and scenario loads).
 #[derive(Resource, Default)]
 pub struct FitRequest(pub bool);
@@ -42,6 +55,10 @@ pub struct FitRequest(pub bool);
 /// Refit whenever the free area changes (panels resized) until the person pans or zooms.
 #[derive(Resource)]
 pub struct AutoFit(pub bool);
+
+/// The camera's input and fit systems; drawing that moves the camera itself (follow) runs after them.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CameraInput;
 
 /// Zoom limits, as orthographic scale (world metres per logical pixel).
 const MIN_SCALE: f32 = 0.005;
@@ -54,7 +71,7 @@ pub fn plugin(app: &mut App) {
         .insert_resource(FitRequest(true))
         .insert_resource(AutoFit(true))
         .add_systems(Startup, spawn_camera)
-        .add_systems(Update, (pan_and_zoom, fit_key, fit_camera).chain());
+        .add_systems(Update, (pan_and_zoom, fit_key, fit_camera).chain().in_set(CameraInput));
 }
 
 fn spawn_camera(mut commands: Commands) {
@@ -84,6 +101,18 @@ pub fn fit_transform(bounds: WorldBounds, free: FreeViewport, window_size: Vec2)
     let offset_px = Vec2::new(free_centre.x - window_size.x * 0.5, window_size.y * 0.5 - free_centre.y);
     let world_centre = (bounds.min + bounds.max) * 0.5;
     (scale, world_centre - offset_px * scale)
+}
+
+/// Camera position that puts world point `p` in the middle of the `free` area at zoom `scale`.
+pub fn centre_on(p: Vec2, free: FreeViewport, window_size: Vec2, scale: f32) -> Vec2 {
+    let (free_min, free_max) = if free.max.x - free.min.x > 10.0 && free.max.y - free.min.y > 10.0 {
+        (free.min, free.max)
+    } else {
+        (Vec2::ZERO, window_size)
+    };
+    let free_centre = (free_min + free_max) * 0.5;
+    let offset_px = Vec2::new(free_centre.x - window_size.x * 0.5, window_size.y * 0.5 - free_centre.y);
+    p - offset_px * scale
 }
 
 fn fit_key(keys: Res<ButtonInput<KeyCode>>, wants: Res<EguiWantsInput>, mut fit: ResMut<FitRequest>) {
@@ -120,15 +149,17 @@ fn fit_camera(
 #[allow(clippy::too_many_arguments)]
 fn pan_and_zoom(
     buttons: Res<ButtonInput<MouseButton>>,
-    motion: Res<AccumulatedMouseMotion>,
     scroll: Res<AccumulatedMouseScroll>,
     wants: Res<EguiWantsInput>,
+    free: Res<FreeViewport>,
     window: Single<&Window, With<PrimaryWindow>>,
     mut camera: Single<(&mut Transform, &mut Projection), With<WorldCamera>>,
     mut dragging: Local<bool>,
+    mut last_cursor: Local<Option<Vec2>>,
     mut auto: ResMut<AutoFit>,
 ) {
-    let over_egui = wants.wants_any_pointer_input();
+    let cursor = window.cursor_position();
+    let over_egui = wants.wants_any_pointer_input() || cursor.is_some_and(|c| !free.contains(c));
     // A drag belongs to whoever it started over: one that began on the world keeps panning even across a panel.
     if buttons.just_pressed(MouseButton::Left)
         || buttons.just_pressed(MouseButton::Middle)
@@ -146,10 +177,20 @@ fn pan_and_zoom(
     let Projection::Orthographic(ortho) = projection.as_mut() else {
         return;
     };
-    if *dragging && motion.delta != Vec2::ZERO {
+    // Pan by how far the cursor moved, so the world point grabbed stays under it. (Raw mouse
+    // motion would also count pointer acceleration, and some X servers, Xvfb with synthetic
+    // input among them, send none.)
+    // The press itself only grabs: the pointer may have jumped there since the last frame.
+    let pressed_now = buttons.any_just_pressed([MouseButton::Left, MouseButton::Middle, MouseButton::Right]);
+    let delta = match (*dragging && !pressed_now, cursor, *last_cursor) {
+        (true, Some(now), Some(before)) => now - before,
+        _ => Vec2::ZERO,
+    };
+    *last_cursor = cursor;
+    if delta != Vec2::ZERO {
         auto.0 = false;
-        transform.translation.x -= motion.delta.x * ortho.scale;
-        transform.translation.y += motion.delta.y * ortho.scale;
+        transform.translation.x -= delta.x * ortho.scale;
+        transform.translation.y += delta.y * ortho.scale;
     }
     if over_egui || scroll.delta.y == 0.0 {
         return;
@@ -191,6 +232,25 @@ mod tests {
         // The free area's centre (500, 300) must map onto the world centre (0, 0).
         let w = cursor_to_world(Vec2::new(500.0, 300.0), Vec2::new(800.0, 600.0), pos, scale);
         assert!(w.length() < 1e-3, "{w}");
+    }
+
+    #[test]
+    fn centre_on_puts_the_point_mid_free_area() {
+        let free = FreeViewport { min: Vec2::new(300.0, 20.0), max: Vec2::new(950.0, 570.0) };
+        let window = Vec2::new(1280.0, 800.0);
+        let p = Vec2::new(120.0, -40.0);
+        let cam = centre_on(p, free, window, 0.5);
+        let w = cursor_to_world(Vec2::new(625.0, 295.0), window, cam, 0.5);
+        assert!((w - p).length() < 1e-3, "{w}");
+    }
+
+    #[test]
+    fn free_area_tells_world_from_panels() {
+        let free = FreeViewport { min: Vec2::new(300.0, 20.0), max: Vec2::new(950.0, 570.0) };
+        assert!(free.contains(Vec2::new(600.0, 300.0)));
+        assert!(!free.contains(Vec2::new(100.0, 300.0)), "left panel");
+        assert!(!free.contains(Vec2::new(600.0, 700.0)), "plots");
+        assert!(FreeViewport::default().contains(Vec2::new(100.0, 300.0)), "before layout");
     }
 
     #[test]

@@ -63,9 +63,43 @@ pub fn reset_with_seed(world: &mut World, seed: u64) {
     reset_to(world, &s);
 }
 
-/// Loads a scenario file and starts over with it.
-pub fn open_file(world: &mut World, path: &Path) -> Result<(), String> {
-    let s = scenario::load_file(path).map_err(|e| e.to_string())?;
+/// Whether a scenario drives a ring road (else a city network).
+fn is_ring(s: &Scenario) -> bool {
+    let scenario::WorldConfig::Traffic(t) = &s.world;
+    matches!(t.road, crate::worlds::traffic::Road::Ring { .. })
+}
+
+/// Why a file cannot be opened in this window: an app is built for one kind of road (its
+/// systems are the ring's or the city's), so switching between them needs a new window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// The file does not load or validate.
+    Invalid(String),
+    /// The file is valid but drives the other kind of road.
+    OtherWorld(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Invalid(m) | OpenError::OtherWorld(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Loads a scenario file and starts over with it (same kind of road only; see [`OpenError`]).
+pub fn open_file(world: &mut World, path: &Path) -> Result<(), OpenError> {
+    let s = scenario::load_file(path).map_err(|e| OpenError::Invalid(e.to_string()))?;
+    let current = &world.resource::<LiveScenario>().current;
+    if is_ring(current) != is_ring(&s) {
+        let (new, here) =
+            if is_ring(&s) { ("a ring road", "a city network") } else { ("a city network", "a ring road") };
+        return Err(OpenError::OtherWorld(format!(
+            "{} is {new} and this window runs {here}; open it in a new window (`masim gui {}`)",
+            path.display(),
+            path.display()
+        )));
+    }
     reset_to(world, &s);
     world.insert_resource(ScenarioOrigin(path.display().to_string()));
     Ok(())
@@ -124,6 +158,28 @@ pub fn list_scenarios(dir: &Path) -> Vec<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worlds::traffic::city::CityMap;
+
+    fn scenario(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+    }
+
+    #[test]
+    fn opens_the_same_kind_of_road_only() {
+        let grid = scenario::load_file(&scenario("traffic_grid.ron")).expect("grid scenario");
+        let mut app = runner::headless_app(&grid, Some(1));
+        let world = app.world_mut();
+        world.init_resource::<Selection>();
+        let nodes = world.resource::<CityMap>().0.nodes.len();
+        open_file(world, &scenario("traffic_gridlock.ron")).expect("a city opens in a city window");
+        assert_ne!(world.resource::<CityMap>().0.nodes.len(), nodes, "the map was not replaced");
+        assert_eq!(world.resource::<ScenarioOrigin>().0, scenario("traffic_gridlock.ron").display().to_string());
+        match open_file(world, &scenario("traffic_ring.ron")) {
+            Err(OpenError::OtherWorld(m)) => assert!(m.contains("new window"), "{m}"),
+            other => panic!("a ring opened in a city window: {other:?}"),
+        }
+        assert!(matches!(open_file(world, &scenario("no_such_file.ron")), Err(OpenError::Invalid(_))));
+    }
 
     #[test]
     fn quadrants_cover_the_box() {

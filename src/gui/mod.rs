@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod camera;
+pub mod city;
 pub mod commands;
 pub mod control;
 mod eventlog;
@@ -37,6 +38,8 @@ pub struct GuiOptions {
     pub screenshot: Option<PathBuf>,
     /// Ticks to run before the screenshot.
     pub after_ticks: u64,
+    /// Agent to select at start (inspector open, camera zoomed in and following it).
+    pub select: Option<u32>,
 }
 
 /// Where the scenario in force came from, for the panel and the file dialogs.
@@ -54,6 +57,11 @@ pub struct Selection {
     pub history: std::collections::VecDeque<(u64, &'static str, &'static str, f32)>,
 }
 
+/// Set when the camera should zoom in on the selected agent as soon as it is on the map
+/// (`--select`); cleared once done.
+#[derive(Resource, Debug, Default)]
+pub struct FocusOnSelection(pub bool);
+
 /// Overlay toggles of the world view.
 #[derive(Resource, Debug, Clone)]
 pub struct Overlays {
@@ -67,11 +75,20 @@ pub struct Overlays {
     pub heat_map: bool,
     /// The selected agent's route ahead.
     pub route: bool,
+    /// City: contended and gridlocked intersections (and gridlocked links) highlighted.
+    pub intersections: bool,
 }
 
 impl Default for Overlays {
     fn default() -> Self {
-        Self { messages: true, radio_ranges: false, fault_regions: true, heat_map: false, route: true }
+        Self {
+            messages: true,
+            radio_ranges: false,
+            fault_regions: true,
+            heat_map: false,
+            route: true,
+            intersections: true,
+        }
     }
 }
 
@@ -120,11 +137,12 @@ impl Plugin for GuiPlugin {
             .init_resource::<TickStats>()
             .init_resource::<Selection>()
             .init_resource::<Overlays>()
+            .init_resource::<FocusOnSelection>()
             .insert_resource(TickSchedule::new(SimTick))
             .insert_resource(control::SimFinished(reached_end))
             .add_systems(PreUpdate, (prepare_world, control::advance_simulation).chain())
             .add_systems(Update, keyboard_controls)
-            .add_plugins((camera::plugin, traffic::plugin, ui::plugin));
+            .add_plugins((camera::plugin, traffic::plugin, city::plugin, ui::plugin));
         if !app.world().contains_resource::<ScenarioOrigin>() {
             app.insert_resource(ScenarioOrigin("built-in".into()));
         }
@@ -187,6 +205,14 @@ pub fn run(scenario: Scenario, options: GuiOptions) -> Result<(), String> {
     app.insert_resource(ScenarioOrigin(options.origin.clone()));
     if let Some(path) = options.screenshot.clone() {
         app.insert_resource(ScreenshotPlan::new(path, options.after_ticks));
+    }
+    if let Some(id) = options.select {
+        let agents = scenario.agent_count();
+        if u64::from(id) >= agents {
+            return Err(format!("--select {id}: this scenario has agents 0..{} only", agents.saturating_sub(1)));
+        }
+        app.insert_resource(Selection { agent: Some(AgentId(id)), follow: true, ..default() });
+        app.insert_resource(FocusOnSelection(true));
     }
     app.add_plugins(GuiPlugin);
     match app.run() {

@@ -1,5 +1,7 @@
-//! Drawing of the traffic world: the ring road, vehicles coloured by speed in one batched mesh,
-//! controllers, the congestion heat map, message/range/fault overlays, picking and follow.
+//! Drawing of the traffic world: vehicles coloured by speed in one batched mesh, controllers,
+//! message/range/fault overlays, picking and follow for every road; the ring road, its heat
+//! map and a ring vehicle's route ahead. The city grid's roads, lights and highlights are in
+//! [`super::city`].
 
 use std::f32::consts::TAU;
 
@@ -8,10 +10,11 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::EguiWantsInput;
 
 use super::batch::{GlyphBuffers, empty_mesh, speed_color};
-use super::camera::{FitRequest, WorldBounds, WorldCamera, cursor_to_world};
-use super::{Overlays, Selection};
+use super::camera::{AutoFit, FitRequest, FreeViewport, WorldBounds, WorldCamera, centre_on, cursor_to_world};
+use super::{FocusOnSelection, Overlays, Selection};
 use crate::sim::channel::Outcome;
 use crate::sim::{Agent, AgentId, AgentKind, Channel, Crashed, Decision, Phase, Pose, SimClock, SimTick};
+use crate::worlds::traffic::city::{Car, CityMap};
 use crate::worlds::traffic::ring::TrafficParams;
 use crate::worlds::traffic::{CarFollowing, RingRoad, Vehicle};
 
@@ -48,8 +51,10 @@ impl AgentIndex {
 /// What the message overlay drew this frame (shown in the panel).
 #[derive(Resource, Default, Debug, Clone, Copy)]
 pub struct MessageOverlayStats {
-    /// Copies in flight.
+    /// Copies in flight (due at a later tick).
     pub in_flight: usize,
+    /// Copies delivered during the last tick (with a one-tick latency every copy is one of these).
+    pub delivered: usize,
     /// This tick's copies that were dropped.
     pub dropped: usize,
     /// Lines actually drawn.
@@ -69,16 +74,34 @@ struct TrafficDrawing {
     road_radius: f64,
 }
 
-/// Registers the traffic drawing systems.
+/// The system that fills [`AgentIndex`] and the vehicle batch; world drawing that needs the
+/// index (routes, the selection) runs after it.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DrawAgents;
+
+/// Registers the traffic drawing systems (the ring's only where the world is a ring).
 pub fn plugin(app: &mut App) {
+    let ring = resource_exists::<RingRoad>;
     app.init_resource::<AgentIndex>()
         .init_resource::<MessageOverlayStats>()
         .add_systems(Startup, setup)
         .add_systems(SimTick, record_selected_decision.in_set(Phase::Measure))
         .add_systems(
             Update,
-            (sync_road, pick_agent, draw_agents, (draw_heat_map, draw_fault_regions, draw_overlays, follow_selected))
-                .chain(),
+            (
+                sync_road.run_if(ring),
+                pick_agent,
+                draw_agents.in_set(DrawAgents),
+                (
+                    draw_heat_map.run_if(ring),
+                    draw_fault_regions,
+                    draw_overlays,
+                    draw_ring_route.run_if(ring),
+                    follow_selected,
+                ),
+            )
+                .chain()
+                .after(super::camera::CameraInput),
         );
 }
 
@@ -151,7 +174,7 @@ fn sync_road(
     let entity = commands
         .spawn((
             Mesh2d(meshes.add(mesh)),
-            MeshMaterial2d(materials.add(ColorMaterial::from(Color::WHITE))),
+            MeshMaterial2d(materials.add(super::batch::vertex_color_material())),
             Transform::from_xyz(0.0, 0.0, 0.0),
         ))
         .id();
@@ -163,21 +186,23 @@ fn sync_road(
 }
 
 /// Top speed used for the colour scale, m/s.
-fn top_speed(params: &TrafficParams, dt: f64) -> f32 {
+pub(crate) fn top_speed(params: &TrafficParams, dt: f64) -> f32 {
     match &params.0.model {
         CarFollowing::Idm(p) => p.v0 as f32,
         CarFollowing::Nasch(p) => (f64::from(p.vmax) * p.cell_m / dt.max(1e-9)) as f32,
     }
 }
 
-fn vehicle_length(params: &TrafficParams) -> f32 {
+/// Drawn vehicle length before the minimum glyph size, m.
+pub(crate) fn vehicle_length(params: &TrafficParams) -> f32 {
     match &params.0.model {
         CarFollowing::Idm(p) => p.length as f32,
         CarFollowing::Nasch(p) => p.cell_m as f32 * 0.8,
     }
 }
 
-fn camera_scale(projection: &Projection) -> f32 {
+/// Metres per logical pixel of the world camera.
+pub(crate) fn camera_scale(projection: &Projection) -> f32 {
     match projection {
         Projection::Orthographic(o) => o.scale,
         _ => 1.0,
@@ -185,7 +210,7 @@ fn camera_scale(projection: &Projection) -> f32 {
 }
 
 /// What drawing needs of an agent: identity, pose, crash state and (for vehicles) their own state.
-type AgentGlyph = (Entity, &'static Agent, &'static Pose, Has<Crashed>, Option<&'static Vehicle>);
+type AgentGlyph = (Entity, &'static Agent, &'static Pose, Has<Crashed>, Option<&'static Vehicle>, Option<&'static Car>);
 
 #[allow(clippy::too_many_arguments)]
 fn draw_agents(
@@ -193,11 +218,14 @@ fn draw_agents(
     params: Res<TrafficParams>,
     clock: Res<SimClock>,
     camera: Single<&Projection, With<WorldCamera>>,
+    city: Option<Res<CityMap>>,
     mut drawing: ResMut<TrafficDrawing>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut index: ResMut<AgentIndex>,
 ) {
     let scale = camera_scale(&camera);
+    // In a city the lights are drawn per approach by the city module.
+    let city = city.is_some();
     // Keep glyphs at least a few pixels big so a 10^5-vehicle ring still shows every vehicle.
     let length = vehicle_length(&params).max(5.0 * scale);
     let width = 1.8f32.max(3.0 * scale);
@@ -212,15 +240,19 @@ fn draw_agents(
     index.pos.iter_mut().for_each(|p| *p = Vec2::NAN);
     index.entity.iter_mut().for_each(|e| *e = None);
     index.count = 0;
-    for (entity, agent, pose, crashed, vehicle) in &agents {
+    for (entity, agent, pose, crashed, vehicle, car) in &agents {
         let p = Vec2::new(pose.x, pose.y);
         let i = agent.id.0 as usize;
         if index.pos.len() <= i {
             index.pos.resize(i + 1, Vec2::NAN);
             index.entity.resize(i + 1, None);
         }
-        index.pos[i] = p;
         index.entity[i] = Some(entity);
+        // A parked city car is off the map: inspectable, but neither drawn nor pickable.
+        if car.is_some_and(|c| !c.driving()) {
+            continue;
+        }
+        index.pos[i] = p;
         index.count += 1;
         match agent.kind {
             AgentKind::Vehicle => {
@@ -241,8 +273,8 @@ fn draw_agents(
                 let color = if crashed { crashed_color } else { controller_color };
                 drawing.vehicles.push_square(p, ctl_size, color);
             }
+            AgentKind::TrafficLight if city => {}
             AgentKind::TrafficLight => {
-                // Phase colours are not drawn yet (city grid drawing is still to come): a neutral marker.
                 let color = if crashed { crashed_color } else { light_color };
                 drawing.vehicles.push_square(p, ctl_size * 0.6, color);
             }
@@ -296,7 +328,8 @@ fn draw_heat_map(
         let density = f64::from(count[b]) / bin_len / jam_density;
         let mut c =
             if count[b] == 0 { speed_color(1.0) } else { speed_color((speed[b] / f64::from(count[b]) / vmax) as f32) };
-        c.alpha = (0.15 + 0.6 * density.min(1.0)) as f32;
+        // Translucent enough that the vehicles (coloured on the same scale) stay visible on it.
+        c.alpha = (0.1 + 0.4 * density.min(1.0)) as f32;
         drawing.heat.push_quad([d0 * inner, d0 * outer, d1 * outer, d1 * inner], c);
     }
     if let Some(mut mesh) = meshes.get_mut(&drawing.heat_mesh) {
@@ -343,6 +376,13 @@ pub fn message_color(kind: &str) -> Color {
         "advice" => Color::srgb(0.4, 1.0, 0.5),
         "sector_summary" => Color::srgb(1.0, 0.6, 0.2),
         "target_speed" => Color::srgb(1.0, 0.4, 1.0),
+        // City: V2I congestion warnings, light reports, plans from the controllers.
+        "congestion" => Color::srgb(1.0, 0.45, 0.3),
+        "queue_report" => Color::srgb(0.3, 0.85, 1.0),
+        "light_report" => Color::srgb(1.0, 0.85, 0.3),
+        "signal_plan" => Color::srgb(0.4, 1.0, 0.5),
+        "district_summary" => Color::srgb(1.0, 0.6, 0.2),
+        "city_plan" => Color::srgb(1.0, 0.4, 1.0),
         other => {
             let h = other.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
             Color::hsl((h % 360) as f32, 0.8, 0.65)
@@ -357,8 +397,7 @@ fn draw_overlays(
     channel: Res<Channel>,
     index: Res<AgentIndex>,
     selection: Res<Selection>,
-    ring: Res<RingRoad>,
-    vehicles: Query<&Vehicle>,
+    clock: Res<SimClock>,
     camera: Single<&Projection, With<WorldCamera>>,
     mut stats: ResMut<MessageOverlayStats>,
 ) {
@@ -372,7 +411,21 @@ fn draw_overlays(
                 continue;
             }
             if let (Some(a), Some(b)) = (index.position(msg.from), index.position(to)) {
-                gizmos.line_2d(a, b, message_color(msg.kind).with_alpha(0.8));
+                gizmos.line_2d(a, b, message_color(msg.kind).with_alpha(0.35));
+                drawn += 1;
+            }
+        }
+        // The last tick's routed copies that were already due (the clock has moved on by one
+        // since): they never sit in the in-flight queue, so without this a one-tick latency
+        // would show no messages at all.
+        let last_tick = clock.tick.saturating_sub(1);
+        for t in channel.traces.iter().filter(|t| t.outcome == Outcome::InFlight && t.due <= last_tick) {
+            stats.delivered += 1;
+            if drawn >= MAX_MESSAGE_LINES {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (index.position(t.from), t.to.and_then(|to| index.position(to))) {
+                gizmos.line_2d(a, b, message_color(t.kind).with_alpha(0.35));
                 drawn += 1;
             }
         }
@@ -427,6 +480,20 @@ fn draw_overlays(
         return;
     };
     gizmos.circle_2d(p, 6.0f32.max(10.0 * scale), Color::WHITE);
+}
+
+/// On the ring the route is the road ahead: the selected vehicle's next 30 s at its speed.
+fn draw_ring_route(
+    mut gizmos: Gizmos,
+    overlays: Res<Overlays>,
+    index: Res<AgentIndex>,
+    selection: Res<Selection>,
+    ring: Res<RingRoad>,
+    vehicles: Query<&Vehicle>,
+) {
+    let Some(id) = selection.agent else {
+        return;
+    };
     if overlays.route
         && let Some(v) = index.entity(id).and_then(|e| vehicles.get(e).ok())
         && ring.length > 0.0
@@ -447,6 +514,7 @@ fn draw_overlays(
 fn pick_agent(
     buttons: Res<ButtonInput<MouseButton>>,
     wants: Res<EguiWantsInput>,
+    free: Res<FreeViewport>,
     window: Single<&Window, With<PrimaryWindow>>,
     camera: Single<(&Transform, &Projection), With<WorldCamera>>,
     index: Res<AgentIndex>,
@@ -455,7 +523,8 @@ fn pick_agent(
 ) {
     let cursor = window.cursor_position();
     if buttons.just_pressed(MouseButton::Left) {
-        *press = if wants.wants_any_pointer_input() { None } else { cursor };
+        let on_panel = wants.wants_any_pointer_input() || cursor.is_some_and(|c| !free.contains(c));
+        *press = if on_panel { None } else { cursor };
     }
     if !buttons.just_released(MouseButton::Left) {
         return;
@@ -485,17 +554,42 @@ fn pick_agent(
     }
 }
 
+/// Keeps the followed agent in the middle of the free part of the window; a pending focus
+/// request (from `--select`) first zooms in on it.
+#[allow(clippy::too_many_arguments)]
 fn follow_selected(
     selection: Res<Selection>,
     index: Res<AgentIndex>,
-    mut camera: Single<&mut Transform, With<WorldCamera>>,
+    free: Res<FreeViewport>,
+    bounds: Res<WorldBounds>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    mut focus: ResMut<FocusOnSelection>,
+    mut auto: ResMut<AutoFit>,
+    mut camera: Single<(&mut Transform, &mut Projection), With<WorldCamera>>,
 ) {
-    if !selection.follow {
+    let Some(p) = selection.agent.and_then(|id| index.position(id)) else {
         return;
+    };
+    let (transform, projection) = &mut *camera;
+    let Projection::Orthographic(ortho) = projection.as_mut() else {
+        return;
+    };
+    let settled = free.max.x - free.min.x > 10.0 && free.max.y - free.min.y > 10.0;
+    if focus.0 && settled {
+        focus.0 = false;
+        auto.0 = false;
+        // Show about 300 m around it; a smaller world fits whole wherever in it the agent is.
+        let span = ((bounds.max - bounds.min).max_element() * 2.0).min(300.0);
+        let free_px = (free.max - free.min).min_element().max(1.0);
+        ortho.scale = span / free_px;
+        let c = centre_on(p, *free, window.size(), ortho.scale);
+        transform.translation.x = c.x;
+        transform.translation.y = c.y;
     }
-    if let Some(p) = selection.agent.and_then(|id| index.position(id)) {
-        camera.translation.x = p.x;
-        camera.translation.y = p.y;
+    if selection.follow {
+        let c = centre_on(p, *free, window.size(), ortho.scale);
+        transform.translation.x = c.x;
+        transform.translation.y = c.y;
     }
 }
 

@@ -40,6 +40,10 @@ pub struct UiState {
     pub hidden_kinds: BTreeSet<String>,
     /// Show the plots panel.
     pub show_plots: bool,
+    /// A file of the other kind of road the person tried to open (offered in a new window).
+    pub other_world: Option<std::path::PathBuf>,
+    /// When each slider being dragged last sent an edit (drags apply a few times a second).
+    pub drag_sent: HashMap<String, std::time::Instant>,
 }
 
 /// Registers the UI system.
@@ -67,7 +71,7 @@ fn draw_ui(world: &mut World) {
         egui::ScrollArea::vertical().show(ui, |ui| panel::controls(ui, world, &mut state));
     });
     egui::Panel::right("inspect").resizable(true).default_size(330.0).max_size(480.0).show(&mut root, |ui| {
-        let half = ui.available_height() * 0.5;
+        let half = ui.available_height() * 0.6;
         egui::ScrollArea::vertical().id_salt("inspector").max_height(half).show(ui, |ui| {
             inspector::show(ui, world);
             ui.allocate_space(egui::vec2(ui.available_width(), 0.0));
