@@ -365,7 +365,8 @@ fn params_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     }
 }
 
-/// The ring's live parameters: demand (vehicle count), the car-following model, V2V.
+/// The ring's live parameters: demand (vehicle count), automated vehicles, the
+/// car-following model, V2V.
 fn ring_params(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, t: &TrafficConfig, length_m: f64) {
     ui.label(egui::RichText::new("Traffic (ring)").strong());
     let max_vehicles = match &t.model {
@@ -382,6 +383,17 @@ fn ring_params(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, t: &Tr
         1.0..=max_vehicles,
         true,
         max_vehicles > 2000.0,
+    );
+    // Switching wave-damping controllers on among human drivers (Stern et al. 2018).
+    param_slider(
+        ui,
+        world,
+        state,
+        "automated vehicles",
+        "world.automated",
+        0.0..=f64::from(t.vehicles.max(1)),
+        true,
+        t.vehicles > 2000,
     );
     match &t.model {
         CarFollowing::Idm(_) => {
