@@ -444,6 +444,7 @@ fn west_east_partition(at: u64, duration: Option<u64>) -> FaultSpec {
                 Rect { x0: 1.0, y0: -1000.0, x1: 1000.0, y1: 1000.0 },
             ],
         },
+        ended_at: None,
     }
 }
 
@@ -494,7 +495,7 @@ fn runtime_partition_via_fault_api() {
 fn blackout_region_stops_sending_and_receiving() {
     let dark = Rect { x0: 90.0, y0: -10.0, x1: 110.0, y1: 10.0 };
     let agents = vehicles(&[(0.0, 0.0), (100.0, 0.0), (50.0, 0.0)]);
-    let spec = FaultSpec { at: 0, duration: Some(10), fault: FaultKind::Blackout { region: dark } };
+    let spec = FaultSpec { at: 0, duration: Some(10), fault: FaultKind::Blackout { region: dark }, ended_at: None };
     let mut app = world(cfg(Topology::AllToAll), vec![spec], &agents);
     for t in [1, 15] {
         script(&mut app).at(t, 0, to(1), 10);
@@ -679,6 +680,7 @@ fn partition_also_blocks_relays_through_a_head_on_the_other_side() {
                 Rect { x0: 50.5, y0: -1000.0, x1: 1000.0, y1: 1000.0 },
             ],
         },
+        ended_at: None,
     };
     let c = ChannelConfig { cluster_size_m: 100.0, ..cfg(Topology::Hierarchical) };
     let mut app = world(c, vec![split], &agents);
@@ -725,7 +727,7 @@ fn range_limited_broadcasts_match_brute_force_over_many_agents() {
 
 #[test]
 fn latency_fault_adds_its_ticks_on_every_hop() {
-    let spike = FaultSpec { at: 0, duration: None, fault: FaultKind::Latency { extra_ticks: 2 } };
+    let spike = FaultSpec { at: 0, duration: None, fault: FaultKind::Latency { extra_ticks: 2 }, ended_at: None };
     let c = ChannelConfig { latency_ticks: 1, cluster_size_m: 100.0, ..cfg(Topology::Hierarchical) };
     let mut app = world(c, vec![spike], &clusters());
     script(&mut app).at(1, 1, to(3), 10); // three hops

@@ -185,14 +185,16 @@ fn with_faults_outputs_are_identical() {
                 at: 30,
                 duration: Some(120),
                 fault: FaultKind::Crash { kind: Some(AgentKind::Vehicle), fraction: 0.2, agents: vec![] },
+                ended_at: None,
             },
-            FaultSpec { at: 60, duration: Some(80), fault: FaultKind::Loss { loss: 0.4 } },
+            FaultSpec { at: 60, duration: Some(80), fault: FaultKind::Loss { loss: 0.4 }, ended_at: None },
             FaultSpec {
                 at: 80,
                 duration: None,
                 fault: FaultKind::Partition { regions: vec![Rect { x0: 0.0, y0: -1e4, x1: 1e4, y1: 1e4 }] },
+                ended_at: None,
             },
-            FaultSpec { at: 200, duration: Some(50), fault: FaultKind::Latency { extra_ticks: 2 } },
+            FaultSpec { at: 200, duration: Some(50), fault: FaultKind::Latency { extra_ticks: 2 }, ended_at: None },
         ]);
         let path = scratch(&format!("{stem}-faults.ron"));
         std::fs::write(&path, s.to_ron()).expect("write scenario");

@@ -28,6 +28,7 @@ fn scenario() -> Scenario {
         at: 40,
         duration: Some(15),
         fault: FaultKind::Crash { kind: Some(AgentKind::Vehicle), fraction: 0.05, agents: vec![] },
+        ended_at: None,
     });
     let edit = |at: u64, set: &str, value: &str| Edit { at, set: set.into(), value: value.into() };
     s.edits = vec![

@@ -70,8 +70,12 @@ fn crash_by_fraction_hits_round_fraction_of_the_kind_at_its_tick_and_recovers() 
         let n = vehicle_count(&s);
         assert_eq!(n, 22);
         assert_eq!(want, (fraction * n as f64).round() as usize);
-        s.faults =
-            vec![FaultSpec { at: 100, duration: Some(200), fault: crash(Some(AgentKind::Vehicle), fraction, vec![]) }];
+        s.faults = vec![FaultSpec {
+            at: 100,
+            duration: Some(200),
+            fault: crash(Some(AgentKind::Vehicle), fraction, vec![]),
+            ended_at: None,
+        }];
         let mut a = app(&s);
         run_to(&mut a, 100);
         assert!(crashed(&mut a).is_empty(), "crash before its tick");
@@ -103,7 +107,12 @@ fn crash_choice_depends_on_the_seed_only() {
     let pick = |seed: u64| {
         let mut s = ring();
         s.seed = seed;
-        s.faults = vec![FaultSpec { at: 5, duration: None, fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]) }];
+        s.faults = vec![FaultSpec {
+            at: 5,
+            duration: None,
+            fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]),
+            ended_at: None,
+        }];
         let mut a = app(&s);
         run_to(&mut a, 6);
         crashed(&mut a).into_iter().map(|c| c.0).collect::<Vec<_>>()
@@ -117,8 +126,8 @@ fn crash_choice_depends_on_the_seed_only() {
 fn crash_of_controllers_by_kind_and_of_listed_ids() {
     let mut s = ring();
     s.faults = vec![
-        FaultSpec { at: 10, duration: None, fault: crash(Some(AgentKind::Controller), 1.0, vec![]) },
-        FaultSpec { at: 20, duration: Some(5), fault: crash(None, 0.0, vec![3, 7]) },
+        FaultSpec { at: 10, duration: None, fault: crash(Some(AgentKind::Controller), 1.0, vec![]), ended_at: None },
+        FaultSpec { at: 20, duration: Some(5), fault: crash(None, 0.0, vec![3, 7]), ended_at: None },
     ];
     let mut a = app(&s);
     run_to(&mut a, 11);
@@ -137,8 +146,8 @@ fn crash_of_controllers_by_kind_and_of_listed_ids() {
 fn overlapping_crashes_recover_only_when_the_last_one_ends() {
     let mut s = ring();
     s.faults = vec![
-        FaultSpec { at: 10, duration: Some(10), fault: crash(None, 0.0, vec![4]) },
-        FaultSpec { at: 15, duration: Some(20), fault: crash(None, 0.0, vec![4, 5]) },
+        FaultSpec { at: 10, duration: Some(10), fault: crash(None, 0.0, vec![4]), ended_at: None },
+        FaultSpec { at: 15, duration: Some(20), fault: crash(None, 0.0, vec![4, 5]), ended_at: None },
     ];
     let mut a = app(&s);
     run_to(&mut a, 25);
@@ -152,7 +161,12 @@ fn overlapping_crashes_recover_only_when_the_last_one_ends() {
 fn crashed_vehicles_stop_and_fall_silent_idm() {
     let mut s = ring();
     s.coordination = Coordination::Decentralized;
-    s.faults = vec![FaultSpec { at: 100, duration: Some(300), fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]) }];
+    s.faults = vec![FaultSpec {
+        at: 100,
+        duration: Some(300),
+        fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]),
+        ended_at: None,
+    }];
     let mut a = app(&s);
     let mut sent = Vec::new();
     let mut crashed_inbox = 0usize;
@@ -180,7 +194,12 @@ fn crashed_vehicles_stop_and_fall_silent_idm() {
 fn mean_speed_after_recovery(coordination: Coordination) -> f64 {
     let mut s = ring();
     s.coordination = coordination;
-    s.faults = vec![FaultSpec { at: 100, duration: Some(300), fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]) }];
+    s.faults = vec![FaultSpec {
+        at: 100,
+        duration: Some(300),
+        fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]),
+        ended_at: None,
+    }];
     let mut a = app(&s);
     run_to(&mut a, 390);
     let mut q = a.world_mut().query::<&Vehicle>();
@@ -209,7 +228,8 @@ fn cooperative_traffic_restarts_after_recovery() {
 #[test]
 fn crashed_vehicles_stop_nasch() {
     let mut s = nasch();
-    s.faults = vec![FaultSpec { at: 50, duration: None, fault: crash(Some(AgentKind::Vehicle), 0.1, vec![]) }];
+    s.faults =
+        vec![FaultSpec { at: 50, duration: None, fault: crash(Some(AgentKind::Vehicle), 0.1, vec![]), ended_at: None }];
     let mut a = app(&s);
     run_to(&mut a, 50);
     let positions = |a: &mut App| {
@@ -239,6 +259,7 @@ fn runtime_inject_and_end() {
         at: now,
         duration: None,
         fault: crash(None, 0.0, vec![5, 6]),
+        ended_at: None,
     });
     assert!(id >= timeline_len);
     assert!(crashed(&mut a).is_empty(), "takes effect at the next tick");
@@ -265,6 +286,7 @@ fn runtime_inject_and_end() {
         at: now + 10,
         duration: Some(5),
         fault: FaultKind::Loss { loss: 1.0 },
+        ended_at: None,
     });
     run_to(&mut a, now + 10);
     assert_eq!(a.world().resource::<Channel>().effective_loss(), 0.0);
@@ -285,8 +307,8 @@ fn loss_and_latency_faults_change_the_channel_and_restore_it() {
     s.coordination = Coordination::Decentralized;
     s.channel.loss = 0.2;
     s.faults = vec![
-        FaultSpec { at: 50, duration: Some(100), fault: FaultKind::Loss { loss: 0.5 } },
-        FaultSpec { at: 200, duration: Some(50), fault: FaultKind::Latency { extra_ticks: 3 } },
+        FaultSpec { at: 50, duration: Some(100), fault: FaultKind::Loss { loss: 0.5 }, ended_at: None },
+        FaultSpec { at: 200, duration: Some(50), fault: FaultKind::Latency { extra_ticks: 3 }, ended_at: None },
     ];
     let mut a = app(&s);
     let mut rows = Vec::new();
@@ -335,7 +357,7 @@ fn loss_and_latency_faults_change_the_channel_and_restore_it() {
 #[test]
 fn crash_fraction_without_kind_draws_from_every_agent() {
     let mut s = ring();
-    s.faults = vec![FaultSpec { at: 3, duration: None, fault: crash(None, 0.5, vec![]) }];
+    s.faults = vec![FaultSpec { at: 3, duration: None, fault: crash(None, 0.5, vec![]), ended_at: None }];
     let n = s.agent_count() as usize; // 22 vehicles, the central and 4 sector controllers
     let mut a = app(&s);
     run_to(&mut a, 4);
@@ -358,7 +380,12 @@ fn crashes_never_make_nasch_vehicles_collide() {
     for seed in [1u64, 2, 3] {
         let mut s = nasch();
         s.seed = seed;
-        s.faults = vec![FaultSpec { at: 30, duration: Some(100), fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]) }];
+        s.faults = vec![FaultSpec {
+            at: 30,
+            duration: Some(100),
+            fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]),
+            ended_at: None,
+        }];
         let mut a = app(&s);
         while tick(&a) < 250 {
             runner::step(&mut a);
@@ -376,7 +403,12 @@ fn crashes_never_make_nasch_vehicles_collide() {
 #[test]
 fn crashes_never_make_idm_vehicles_overlap() {
     let mut s = ring();
-    s.faults = vec![FaultSpec { at: 30, duration: Some(300), fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]) }];
+    s.faults = vec![FaultSpec {
+        at: 30,
+        duration: Some(300),
+        fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]),
+        ended_at: None,
+    }];
     let mut a = app(&s);
     while tick(&a) < 500 {
         runner::step(&mut a);
@@ -406,12 +438,14 @@ fn a_session_with_runtime_faults_replays_identically() {
         at: 50,
         duration: None,
         fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]),
+        ended_at: None,
     });
     run_to(&mut live, 90);
     live.world_mut().resource_mut::<Faults>().inject(FaultSpec {
         at: 90,
         duration: Some(40),
         fault: FaultKind::Loss { loss: 0.7 },
+        ended_at: None,
     });
     run_to(&mut live, 120);
     live.world_mut().resource_mut::<Faults>().end(crash_id);
@@ -422,7 +456,8 @@ fn a_session_with_runtime_faults_replays_identically() {
         w.resource::<runner::LiveScenario>().session(w.resource::<Faults>())
     };
     assert_eq!(session.faults.len(), 2, "{:?}", session.faults);
-    assert_eq!((session.faults[0].at, session.faults[0].duration), (50, Some(70)));
+    // Ended by hand at 120: planned duration kept (none: until ended), the click recorded.
+    assert_eq!((session.faults[0].at, session.faults[0].duration, session.faults[0].ended_at), (50, None, Some(120)));
     assert_eq!((session.faults[1].at, session.faults[1].duration), (90, Some(40)));
     let text = session.to_ron();
     let replay = scenario::load_str(&text, "session").expect("the exported session is a valid scenario");
@@ -430,22 +465,13 @@ fn a_session_with_runtime_faults_replays_identically() {
     run_to(&mut again, 400);
     let rows = |a: &App| a.world().resource::<masim::sim::Metrics>().rows().to_vec();
     assert_eq!(rows(&live), rows(&again), "metrics differ on replay");
-    // The one difference allowed: a fault ended by hand is replayed with a duration,
-    // which its fault_start event mentions.
+    // The event logs match exactly, the hand-ended fault included.
     let ev = |a: &App| -> Vec<serde_json::Value> {
         a.world()
             .resource::<EventLog>()
             .events()
             .iter()
-            .map(|e| {
-                let mut v = serde_json::to_value(e).expect("event serializes");
-                if e.kind == "fault_start"
-                    && let Some(m) = v.as_object_mut()
-                {
-                    m.remove("duration");
-                }
-                v
-            })
+            .map(|e| serde_json::to_value(e).expect("event serializes"))
             .collect()
     };
     assert_eq!(ev(&live), ev(&again), "events differ on replay");
@@ -481,13 +507,19 @@ fn a_session_mixing_timeline_and_runtime_crashes_replays_the_same_victims() {
     // The scenario's own crash starts at 200; one injected at run time starts earlier.
     let mut s = ring();
     s.ticks = 300;
-    s.faults = vec![FaultSpec { at: 200, duration: None, fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]) }];
+    s.faults = vec![FaultSpec {
+        at: 200,
+        duration: None,
+        fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]),
+        ended_at: None,
+    }];
     let mut live = app(&s);
     run_to(&mut live, 50);
     live.world_mut().resource_mut::<Faults>().inject(FaultSpec {
         at: 50,
         duration: Some(100),
         fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]),
+        ended_at: None,
     });
     let mut victims_live = Vec::new();
     let mut victims_replay = Vec::new();
@@ -586,7 +618,7 @@ fn the_trace_marks_crashed_agents() {
     let mut s = ring();
     s.ticks = 200;
     s.output.trace_every = 10;
-    s.faults = vec![FaultSpec { at: 50, duration: Some(100), fault: crash(None, 0.0, vec![2, 9]) }];
+    s.faults = vec![FaultSpec { at: 50, duration: Some(100), fault: crash(None, 0.0, vec![2, 9]), ended_at: None }];
     let file = dir.join("crash.ron");
     std::fs::write(&file, s.to_ron()).expect("write");
     let out = dir.join("out");

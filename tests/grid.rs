@@ -266,6 +266,7 @@ fn lights_cut_off_from_their_controller_fall_back_to_fixed_time() {
         fault: masim::sim::FaultKind::Partition {
             regions: vec![masim::sim::Rect { x0: 450.0, y0: 450.0, x1: 550.0, y1: 550.0 }],
         },
+        ended_at: None,
     }];
     let lights = 36.0;
     let mut app = headless_app(&s, Some(1));

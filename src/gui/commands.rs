@@ -18,7 +18,7 @@ pub fn request_edit(world: &mut World, path: &str, value: &str) -> Result<(), St
 /// Injects `fault` at the next tick for `duration` ticks (`None`: until ended); returns its id.
 pub fn inject_fault(world: &mut World, fault: FaultKind, duration: Option<u64>) -> u32 {
     let at = world.resource::<SimClock>().tick;
-    world.resource_mut::<Faults>().inject(FaultSpec { at, duration, fault })
+    world.resource_mut::<Faults>().inject(FaultSpec { at, duration, fault, ended_at: None })
 }
 
 /// Crash `fraction` of the agents of `kind` (all kinds when `None`).

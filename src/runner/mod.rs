@@ -59,8 +59,11 @@ impl LiveScenario {
             .iter()
             .map(|(_, spec, ended)| {
                 let mut f = spec.clone();
-                if let Some(e) = ended {
-                    f.duration = Some(e - f.at);
+                // Ended before its time (by hand): keep the planned duration, record the end.
+                if let Some(e) = *ended
+                    && f.duration.is_none_or(|d| e < f.at + d)
+                {
+                    f.ended_at = Some(e);
                 }
                 f
             })

@@ -96,6 +96,20 @@ pub(crate) fn validate(s: &Scenario) -> Problems {
         if f.duration == Some(0) {
             v.bad(format!("{p}.duration"), "must be at least 1 tick (leave it out for a fault that lasts)");
         }
+        if let Some(e) = f.ended_at {
+            let planned_end = f.duration.map(|d| f.at.saturating_add(d));
+            if e <= f.at || e > s.ticks || planned_end.is_some_and(|end| e >= end) {
+                v.bad(
+                    format!("{p}.ended_at"),
+                    format!(
+                        "is tick {e}; it must be after the start ({}), no later than the run's end ({}){}",
+                        f.at,
+                        s.ticks,
+                        planned_end.map_or(String::new(), |end| format!(" and before the planned end ({end})"))
+                    ),
+                );
+            }
+        }
         match &f.fault {
             FaultKind::Crash { fraction, agents: ids, .. } => {
                 v.probability(&format!("{p}.fault.fraction"), *fraction);

@@ -74,6 +74,11 @@ pub struct FaultSpec {
     pub duration: Option<u64>,
     /// What it does.
     pub fault: FaultKind,
+    /// Tick at which it was ended by hand, before its duration ran out (a session
+    /// exported from the desktop app records the click here, so the replay logs the
+    /// fault exactly as the live run did: planned duration at the start, end at the click).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
 }
 
 /// A fault in force.
@@ -230,7 +235,10 @@ pub(crate) fn apply_faults(
                 affected.push(aid);
             }
         }
-        let ends = spec.duration.map(|d| now + d);
+        let ends = match (spec.duration.map(|d| now + d), spec.ended_at) {
+            (Some(d), Some(e)) => Some(d.min(e)),
+            (d, e) => d.or(e),
+        };
         let mut detail = vec![("fault", json!(ordinal)), ("type", json!(spec.fault.name()))];
         if let Some(d) = spec.duration {
             detail.push(("duration", json!(d)));

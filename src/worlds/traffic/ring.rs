@@ -1171,15 +1171,24 @@ fn nasch_fast(
         fast.tally = tally;
         return;
     };
+    // One chunk of vehicles, walked in lockstep (no index bounds checks).
+    let run = |v: &mut [Vehicle],
+               c: &mut [Cell],
+               r: &mut [AgentRng],
+               po: &mut [Pose],
+               p: &mut [Perception],
+               d: &mut [Decision],
+               t: &mut Tally| {
+        for (((((v, c), r), po), p), d) in v.iter_mut().zip(c).zip(r).zip(po).zip(p).zip(d) {
+            update(v, c, r, po, p, d, t);
+        }
+    };
     let pool = ComputeTaskPool::get();
     for (mut v, mut c, mut r, mut po, mut p, mut d) in tables {
         let chunk = (v.len() / (pool.thread_num().max(1) * 4)).max(4096);
         if v.len() <= chunk {
             // One chunk: on this thread, without waking a worker.
-            let (v, c, r, po, p, d) = (&mut *v, &mut *c, &mut *r, &mut *po, &mut *p, &mut *d);
-            for i in 0..v.len() {
-                update(&mut v[i], &mut c[i], &mut r[i], &mut po[i], &mut p[i], &mut d[i], &mut tally);
-            }
+            run(&mut v, &mut c, &mut r, &mut po, &mut p, &mut d, &mut tally);
             continue;
         }
         let parts = v
@@ -1189,14 +1198,12 @@ fn nasch_fast(
             .zip(po.chunks_mut(chunk))
             .zip(p.chunks_mut(chunk))
             .zip(d.chunks_mut(chunk));
-        let update = &update;
+        let run = &run;
         let tallies = pool.scope(|scope| {
             for (((((v, c), r), po), p), d) in parts {
                 scope.spawn(async move {
                     let mut t = Tally::default();
-                    for i in 0..v.len() {
-                        update(&mut v[i], &mut c[i], &mut r[i], &mut po[i], &mut p[i], &mut d[i], &mut t);
-                    }
+                    run(v, c, r, po, p, d, &mut t);
                     t
                 });
             }
