@@ -1,7 +1,8 @@
 //! Traffic benchmarks (BENCHMARKS.md): ticks/s and vehicle-updates/s of the NaSch and IDM
 //! rings against a plain-Rust NaSch loop, and the channel's overhead curve per topology
 //! and coordination. `cargo bench --no-default-features --bench traffic [-- nasch|idm|channel]`;
-//! `MASIM_BENCH_THREADS=N` sets masim's worker threads (default: all cores).
+//! `MASIM_BENCH_THREADS=N` sets masim's worker threads (default: all cores);
+//! `MASIM_BENCH_SIZES=1000,100000` picks the vehicle counts.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -68,6 +69,14 @@ fn metric(app: &App, name: &str) -> f64 {
     m.current()[m.index(name).unwrap_or_else(|| panic!("no metric {name}"))]
 }
 
+/// Vehicle counts to run: `MASIM_BENCH_SIZES=1000,100000` picks some (for profiling).
+fn sizes(all: &[u32]) -> Vec<u32> {
+    match std::env::var("MASIM_BENCH_SIZES") {
+        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+        Err(_) => all.to_vec(),
+    }
+}
+
 /// CPU seconds used by this process so far, all threads (Linux: /proc/self/stat, 10 ms
 /// resolution); NaN elsewhere. Unlike wall time it hardly changes when other processes
 /// compete for the cores.
@@ -95,7 +104,7 @@ fn time_app(app: &mut App, min_s: f64, min_ticks: u64) -> (u64, f64) {
 
 /// Timing windows, since the machine may be shared: the best window is the figure least
 /// disturbed by other processes; the median is given beside it.
-const WINDOWS: usize = 5;
+const WINDOWS: usize = 10;
 
 /// Best and median rate (ticks/s) of timed windows.
 fn best_median(w: &[(u64, f64)]) -> (f64, f64) {
@@ -149,10 +158,10 @@ impl PlainNasch {
 fn bench_nasch() {
     println!("## NaSch ring, density 0.2, vmax 5, p 0.25, coordination None\n");
     println!(
-        "| vehicles | masim ticks/s best (median) | masim veh-updates/s | plain ticks/s best (median) | plain veh-updates/s | plain/masim (wall) | masim CPU ns/update | plain CPU ns/update | masim/plain (CPU) | same state |"
+        "| vehicles | masim ticks/s best (median) | masim veh-updates/s | plain ticks/s best (median) | plain veh-updates/s | plain/masim (wall): best / median window | masim CPU ns/update | plain CPU ns/update | masim/plain (CPU) | same state |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
-    for n in [1_000u32, 10_000, 100_000, 1_000_000] {
+    for n in sizes(&[1_000, 10_000, 100_000, 1_000_000]) {
         let (min_s, warm) = if n >= 1_000_000 { (5.0, 3) } else { (3.0, 10) };
         let t_spawn = Instant::now();
         let mut app = headless_app(&nasch_scenario(n), threads());
@@ -160,30 +169,35 @@ fn bench_nasch() {
         for _ in 0..warm {
             step(&mut app);
         }
-        let cpu0 = cpu_s();
-        let windows: Vec<(u64, f64)> = (0..WINDOWS).map(|_| time_app(&mut app, min_s / WINDOWS as f64, 2)).collect();
-        let masim_cpu = cpu_s() - cpu0;
-        let (masim_tps, masim_med) = best_median(&windows);
-
         // The plain loop runs exactly the same windows, so the final states must agree.
         let mut plain = PlainNasch::new(n);
         for _ in 0..warm {
             plain.tick();
         }
-        let cpu0 = cpu_s();
-        let plain_windows: Vec<(u64, f64)> = windows
-            .iter()
-            .map(|&(ticks, _)| {
-                let t0 = Instant::now();
-                for _ in 0..ticks {
-                    plain.tick();
-                }
-                black_box(&plain.pos);
-                (ticks, t0.elapsed().as_secs_f64())
-            })
-            .collect();
-        let plain_cpu = cpu_s() - cpu0;
+        // Windows alternate, masim then plain with the same tick count, so that a change
+        // in the host's speed during the run falls on both alike.
+        let (mut windows, mut plain_windows) = (Vec::new(), Vec::new());
+        let (mut masim_cpu, mut plain_cpu) = (0.0, 0.0);
+        for _ in 0..WINDOWS {
+            let cpu0 = cpu_s();
+            let w = time_app(&mut app, min_s / WINDOWS as f64, 2);
+            let cpu1 = cpu_s();
+            let t0 = Instant::now();
+            for _ in 0..w.0 {
+                plain.tick();
+            }
+            black_box(&plain.pos);
+            plain_windows.push((w.0, t0.elapsed().as_secs_f64()));
+            plain_cpu += cpu_s() - cpu1;
+            masim_cpu += cpu1 - cpu0;
+            windows.push(w);
+        }
+        let (masim_tps, masim_med) = best_median(&windows);
         let (plain_tps, plain_med) = best_median(&plain_windows);
+        // Each window's own ratio (masim's time over the plain loop's on the same ticks).
+        let mut paired: Vec<f64> = windows.iter().zip(&plain_windows).map(|(m, p)| m.1 / p.1).collect();
+        paired.sort_by(f64::total_cmp);
+        let paired_med = paired[paired.len() / 2];
         let ticks: u64 = windows.iter().map(|w| w.0).sum();
         let secs: f64 = windows.iter().map(|w| w.1).sum();
 
@@ -195,7 +209,7 @@ fn bench_nasch() {
             && cells.iter().all(|&(id, c, v)| plain.pos[id as usize] == c && plain.v[id as usize] == v);
         let nf = f64::from(n);
         println!(
-            "| {n} | {masim_tps:.1} ({masim_med:.1}) | {:.3e} | {plain_tps:.1} ({plain_med:.1}) | {:.3e} | {:.2}× | {:.0} | {:.0} | {:.2}× | {} |",
+            "| {n} | {masim_tps:.1} ({masim_med:.1}) | {:.3e} | {plain_tps:.1} ({plain_med:.1}) | {:.3e} | {:.2}× / {paired_med:.2}× | {:.0} | {:.0} | {:.2}× | {} |",
             masim_tps * nf,
             plain_tps * nf,
             plain_tps / masim_tps,
@@ -213,7 +227,7 @@ fn bench_idm() {
     println!("## IDM ring, Sugiyama spacing (10.45 m per vehicle), coordination None\n");
     println!("| vehicles | masim ticks/s best (median) | masim veh-updates/s |");
     println!("|---:|---:|---:|");
-    for n in [1_000u32, 10_000] {
+    for n in sizes(&[1_000, 10_000]) {
         let mut app = headless_app(&idm_scenario(n, "None", "RangeLimited"), threads());
         for _ in 0..10 {
             step(&mut app);

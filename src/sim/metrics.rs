@@ -19,6 +19,9 @@ pub struct Metrics {
     record_every: u64,
     /// Keep only the newest rows in memory (the desktop app); `None` keeps all.
     pub keep_last: Option<usize>,
+    /// The column after the last one set: systems set their columns in the same order
+    /// every tick, so [`Metrics::set`] finds each name at once instead of searching.
+    next: usize,
 }
 
 impl Metrics {
@@ -30,6 +33,7 @@ impl Metrics {
             rows: Vec::new(),
             record_every: record_every.max(1),
             keep_last: None,
+            next: 0,
         }
     }
 
@@ -58,8 +62,13 @@ impl Metrics {
     /// Sets this tick's value of a registered column. Unknown names are a programming
     /// error, caught in debug builds.
     pub fn set(&mut self, name: &str, value: f64) {
-        match self.index(name) {
-            Some(i) => self.current[i] = value,
+        let i =
+            if self.columns.get(self.next).is_some_and(|c| *c == name) { Some(self.next) } else { self.index(name) };
+        match i {
+            Some(i) => {
+                self.current[i] = value;
+                self.next = i + 1;
+            }
             None => debug_assert!(false, "metric column {name} was never registered"),
         }
     }

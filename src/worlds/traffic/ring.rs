@@ -43,9 +43,66 @@ pub struct RingRoad {
     /// Bumped whenever `order` changes (spawn, live vehicle count).
     pub order_gen: u64,
     snap: Vec<Snap>,
-    /// NaSch: [`RingRoad::xy`] of every cell, computed once (the same numbers, without a
-    /// sine and cosine per vehicle per tick).
-    cell_xy: Vec<(f32, f32, f32)>,
+    /// NaSch: where each cell lies, without a sine and cosine per vehicle per tick.
+    cell_xy: CellCircle,
+}
+
+/// Positions of the cells of a NaSch ring from two small tables of cosines and sines,
+/// by the angle-addition formulas: cell `c = hi·K + lo` lies at angle `θ(hi·K) + θ(lo)`.
+/// The tables hold about 2√cells entries (72 KB for five million cells, where a table of
+/// every cell's position would take 60 MB and miss the cache on every vehicle), and the
+/// result agrees with [`RingRoad::xy`] to f64 rounding, far below the f32 it is stored in.
+#[derive(Clone, Debug, Default)]
+struct CellCircle {
+    cells: u32,
+    radius: f64,
+    /// Radians per cell.
+    step: f64,
+    /// log2 K.
+    shift: u32,
+    /// (cos, sin) of θ(hi·K) for each `hi`, and of θ(lo) for each `lo < K`.
+    hi: Vec<(f64, f64)>,
+    lo: Vec<(f64, f64)>,
+}
+
+impl CellCircle {
+    fn new(cells: u32, radius: f64) -> CellCircle {
+        if cells == 0 {
+            return CellCircle::default();
+        }
+        let step = TAU / f64::from(cells);
+        // K: the power of two nearest √cells from above, so `c >> shift` and `c & (K-1)` split it.
+        let shift = (f64::from(cells).sqrt().ceil() as u32).next_power_of_two().trailing_zeros();
+        let k = 1u32 << shift;
+        let cs = |c: u64| {
+            let th = c as f64 * step;
+            (th.cos(), th.sin())
+        };
+        CellCircle {
+            cells,
+            radius,
+            step,
+            shift,
+            hi: (0..cells.div_ceil(k)).map(|h| cs(u64::from(h) << shift)).collect(),
+            lo: (0..k).map(|l| cs(u64::from(l))).collect(),
+        }
+    }
+
+    /// (x, y, heading) of cell `c`, as [`RingRoad::xy`] gives them (`None` past the ring).
+    #[inline]
+    fn xy(&self, c: u32) -> Option<(f32, f32, f32)> {
+        if c >= self.cells {
+            return None;
+        }
+        let (ch, sh) = *self.hi.get((c >> self.shift) as usize)?;
+        let (cl, sl) = *self.lo.get((c & ((1 << self.shift) - 1)) as usize)?;
+        let th = f64::from(c) * self.step;
+        Some((
+            (self.radius * (ch * cl - sh * sl)) as f32,
+            (self.radius * (sh * cl + ch * sl)) as f32,
+            (th + std::f64::consts::FRAC_PI_2) as f32,
+        ))
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -245,10 +302,7 @@ fn spawn(
         CarFollowing::Nasch(p) => ((length_m / p.cell_m).round() as u32, cfg.init.speed_mps.unwrap_or(0.0)),
     };
     ring.cells = cells;
-    ring.cell_xy = match &cfg.model {
-        CarFollowing::Nasch(p) => (0..cells).map(|c| ring.xy(f64::from(c) * p.cell_m)).collect(),
-        CarFollowing::Idm(_) => Vec::new(),
-    };
+    ring.cell_xy = CellCircle::new(cells, ring.radius);
     ring.order.clear();
     ring.order_gen += 1;
     for i in 0..n {
@@ -890,7 +944,7 @@ fn act(
                 c.cell = (c.cell + c.v) % cells.max(1);
                 v.pos = f64::from(c.cell) * p.cell_m;
                 v.speed = f64::from(c.v) * p.cell_m / dt;
-                let (x, y, h) = ring.cell_xy.get(c.cell as usize).copied().unwrap_or_else(|| ring.xy(v.pos));
+                let (x, y, h) = ring.cell_xy.xy(c.cell).unwrap_or_else(|| ring.xy(v.pos));
                 *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
                 return;
             }
@@ -933,6 +987,11 @@ pub struct NaschFastPath {
     next_v: Vec<AtomicU32>,
     /// Automated vehicles (they never dawdle).
     automated: u64,
+    /// [`gap_view`] of every gap up to the sensor range, and speed in m/s and whether it
+    /// is jammed of 0..=vmax cells per tick, for the parameters in `tables_for`.
+    gaps: Vec<GapView>,
+    speeds: Vec<(f64, bool)>,
+    tables_for: Option<[u64; 6]>,
     /// This tick's figures, summed over the pass's chunks.
     tally: Tally,
 }
@@ -1049,7 +1108,7 @@ fn choose_path(
 
 /// What a vehicle perceives of a leader `g` empty cells ahead, as the general path
 /// computes it: (visible, distance in m as perceived, gap in cells as decided on).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct GapView {
     visible: bool,
     distance_m: f32,
@@ -1078,6 +1137,103 @@ fn gap_table(cell_m: f64, range: f64, cells: u32) -> Vec<GapView> {
     t
 }
 
+/// Everything the fused pass reads besides a vehicle's own components: the dense arrays,
+/// geometry and the model's constants, with the per-speed and per-gap arithmetic done
+/// once into small tables.
+struct FastStep<'a> {
+    f: &'a NaschFastPath,
+    ring: &'a RingRoad,
+    now: u64,
+    cells: u32,
+    n: usize,
+    vmax: u32,
+    cell_m: f64,
+    range: f64,
+    /// The same draws as `random_bool(p_slow)`, without rebuilding the distribution.
+    dawdling: Option<Bernoulli>,
+    dt: f64,
+    jam_speed: f64,
+}
+
+impl FastStep<'_> {
+    #[inline(always)]
+    fn view(&self, g: u32) -> GapView {
+        // Past the table every gap is out of sensor range (the table stops at the first
+        // one), unless it was cut short at its size limit.
+        self.f.gaps.get(g as usize).copied().unwrap_or_else(|| gap_view(g, self.cell_m, self.range))
+    }
+
+    /// Speed in m/s of `v` cells per tick, and whether it is jammed, as the general path
+    /// and [`measure`] compute them.
+    #[inline(always)]
+    fn speed(&self, v: u32) -> (f64, bool) {
+        self.f.speeds.get(v as usize).copied().unwrap_or_else(|| {
+            let s = f64::from(v) * self.cell_m / self.dt;
+            (s, s < self.jam_speed)
+        })
+    }
+
+    /// Perceive, decide and move one vehicle; add it to the tally.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn update(
+        &self,
+        v: &mut Vehicle,
+        c: &mut Cell,
+        rng: &mut AgentRng,
+        pose: &mut Pose,
+        p: &mut Perception,
+        dec: &mut Decision,
+        t: &mut Tally,
+    ) {
+        let f = self.f;
+        let s = v.slot as usize;
+        let ls = if s + 1 == self.n { 0 } else { s + 1 };
+        let lead_cell = f.cur_cell[ls].load(Relaxed);
+        // (lead - own - 1) mod cells, without a division: the sum is below 2 × cells.
+        let g = wrap(lead_cell + self.cells - c.cell - 1, self.cells);
+        let gv = self.view(g);
+        let (lead_speed, _) = self.speed(f.cur_v[ls].load(Relaxed));
+        *p = Perception {
+            tick: self.now,
+            target: gv.visible.then_some(AgentId(f.ids[ls])),
+            distance_m: gv.distance_m,
+            target_speed_mps: if gv.visible { lead_speed as f32 } else { 0.0 },
+        };
+        let (mode, reason, dawdle) = if v.automated {
+            (Mode::Automated, "wave_damping_controller", false)
+        } else {
+            (Mode::Human, "sensor_only", self.dawdling.as_ref().is_some_and(|d| rng.0.sample(d)))
+        };
+        let nv = nasch_speed(c.v, gv.gap_cells, self.vmax, dawdle);
+        *dec = Decision {
+            tick: self.now,
+            action: action_name(mode),
+            reason: if dawdle { "random_slowdown" } else { reason },
+            value: nv as f32,
+        };
+        let cell = wrap(c.cell + nv, self.cells);
+        *c = Cell { cell, v: nv };
+        f.next_cell[s].store(cell, Relaxed);
+        f.next_v[s].store(nv, Relaxed);
+        let (speed, jammed) = self.speed(nv);
+        v.pos = f64::from(cell) * self.cell_m;
+        v.speed = speed;
+        let (x, y, h) = self.ring.cell_xy.xy(cell).unwrap_or_else(|| self.ring.xy(v.pos));
+        *pose = Pose { x, y, heading: h, speed: speed as f32 };
+        t.sum_v += u64::from(nv);
+        t.sum_v2 += u64::from(nv) * u64::from(nv);
+        t.min_gap = t.min_gap.min(g);
+        if jammed {
+            t.jammed += 1;
+            let id = f.ids[s];
+            if t.first_jammed.is_none_or(|(first, _)| id < first) {
+                t.first_jammed = Some((id, cell));
+            }
+        }
+    }
+}
+
 /// Act phase, fast path: perceive, decide and move every vehicle in one parallel pass.
 #[allow(clippy::type_complexity)]
 fn nasch_fast(
@@ -1089,74 +1245,34 @@ fn nasch_fast(
 ) {
     let CarFollowing::Nasch(np) = &params.0.model else { return };
     let np = *np;
-    let (dt, now, cells) = (clock.dt, clock.tick, ring.cells);
-    let n = fast.ids.len();
+    let dt = clock.dt;
     let range = params.0.driving.sensor_range_m;
-    let table = gap_table(np.cell_m, range, cells);
-    // Past the table every gap is out of sensor range (the table stops at the first
-    // one), unless it was cut short at its size limit.
-    let view = |g: u32| table.get(g as usize).copied().unwrap_or_else(|| gap_view(g, np.cell_m, range));
-    // Speeds in m/s of 0..=vmax cells per tick, computed as the general path does.
-    let speeds: Vec<f64> = (0..=np.vmax).map(|v| f64::from(v) * np.cell_m / dt).collect();
-    let speed = |v: u32| speeds.get(v as usize).copied().unwrap_or_else(|| f64::from(v) * np.cell_m / dt);
-    // The same draws as `random_bool(p_slow)`, without rebuilding the distribution.
-    let dawdling = (np.p_slow > 0.0).then(|| Bernoulli::new(np.p_slow).ok()).flatten();
-    // Whether each speed (cells/tick) counts as jammed, computed as `measure` does.
     let jam_speed = params.0.driving.jam_speed_mps;
-    let jammed_at: Vec<bool> = (0..=np.vmax).map(|v| speed(v) < jam_speed).collect();
-    let is_jammed = |v: u32| jammed_at.get(v as usize).copied().unwrap_or_else(|| speed(v) < jam_speed);
-    let f = &*fast;
-    let ring = &*ring;
-    let update = |v: &mut Vehicle,
-                  c: &mut Cell,
-                  rng: &mut AgentRng,
-                  pose: &mut Pose,
-                  p: &mut Perception,
-                  dec: &mut Decision,
-                  t: &mut Tally| {
-        let s = v.slot as usize;
-        let ls = if s + 1 == n { 0 } else { s + 1 };
-        let lead_cell = f.cur_cell[ls].load(Relaxed);
-        // (lead - own - 1) mod cells, without a division: the sum is below 2 × cells.
-        let g = wrap(lead_cell + cells - c.cell - 1, cells);
-        let gv = view(g);
-        let lead_speed = speed(f.cur_v[ls].load(Relaxed));
-        *p = Perception {
-            tick: now,
-            target: gv.visible.then_some(AgentId(f.ids[ls])),
-            distance_m: gv.distance_m,
-            target_speed_mps: if gv.visible { lead_speed as f32 } else { 0.0 },
-        };
-        let (mode, reason, dawdle) = if v.automated {
-            (Mode::Automated, "wave_damping_controller", false)
-        } else {
-            (Mode::Human, "sensor_only", dawdling.as_ref().is_some_and(|d| rng.0.sample(d)))
-        };
-        let nv = nasch_speed(c.v, gv.gap_cells, np.vmax, dawdle);
-        *dec = Decision {
-            tick: now,
-            action: action_name(mode),
-            reason: if dawdle { "random_slowdown" } else { reason },
-            value: nv as f32,
-        };
-        let cell = wrap(c.cell + nv, cells);
-        *c = Cell { cell, v: nv };
-        f.next_cell[s].store(cell, Relaxed);
-        f.next_v[s].store(nv, Relaxed);
-        v.pos = f64::from(cell) * np.cell_m;
-        v.speed = speed(nv);
-        let (x, y, h) = ring.cell_xy[cell as usize];
-        *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
-        t.sum_v += u64::from(nv);
-        t.sum_v2 += u64::from(nv) * u64::from(nv);
-        t.min_gap = t.min_gap.min(g);
-        if is_jammed(nv) {
-            t.jammed += 1;
-            let id = f.ids[s];
-            if t.first_jammed.is_none_or(|(first, _)| id < first) {
-                t.first_jammed = Some((id, cell));
-            }
-        }
+    // The per-gap and per-speed tables, rebuilt only when a parameter they use changes.
+    let key =
+        [np.cell_m.to_bits(), range.to_bits(), dt.to_bits(), jam_speed.to_bits(), ring.cells.into(), np.vmax.into()];
+    if fast.tables_for != Some(key) {
+        fast.gaps = gap_table(np.cell_m, range, ring.cells);
+        fast.speeds = (0..=np.vmax)
+            .map(|v| {
+                let s = f64::from(v) * np.cell_m / dt;
+                (s, s < jam_speed)
+            })
+            .collect();
+        fast.tables_for = Some(key);
+    }
+    let step = FastStep {
+        f: &fast,
+        ring: &ring,
+        now: clock.tick,
+        cells: ring.cells,
+        n: fast.ids.len(),
+        vmax: np.vmax,
+        cell_m: np.cell_m,
+        range,
+        dawdling: (np.p_slow > 0.0).then(|| Bernoulli::new(np.p_slow).ok()).flatten(),
+        dt,
+        jam_speed,
     };
     // The components as slices (one per table; the vehicles share one), cut into chunks
     // for the worker threads. Each vehicle's update reads only the dense arrays and its
@@ -1166,7 +1282,7 @@ fn nasch_fast(
     let Ok(tables) = q.contiguous_iter_mut() else {
         // Unreachable: all six are table components, which are always dense.
         for (mut v, mut c, mut r, mut po, mut p, mut d) in q.iter_mut() {
-            update(&mut v, &mut c, &mut r, &mut po, &mut p, &mut d, &mut tally);
+            step.update(&mut v, &mut c, &mut r, &mut po, &mut p, &mut d, &mut tally);
         }
         fast.tally = tally;
         return;
@@ -1180,7 +1296,7 @@ fn nasch_fast(
                d: &mut [Decision],
                t: &mut Tally| {
         for (((((v, c), r), po), p), d) in v.iter_mut().zip(c).zip(r).zip(po).zip(p).zip(d) {
-            update(v, c, r, po, p, d, t);
+            step.update(v, c, r, po, p, d, t);
         }
     };
     let pool = ComputeTaskPool::get();
@@ -1438,6 +1554,44 @@ fn publish(
         if jam.clear_ticks >= clear_after {
             jam.active = false;
             log.push(now, "jam_end", None, [("lasted_ticks", json!(now - jam.started))]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two-table cell positions agree with the direct sine and cosine to f32 precision,
+    /// on rings from one cell to five million, including every table boundary.
+    #[test]
+    fn cell_circle_matches_direct_trigonometry() {
+        for cells in [1u32, 2, 3, 7, 64, 65, 1000, 4095, 4097, 123_457, 5_000_000] {
+            let cell_m = 7.5;
+            let ring = RingRoad {
+                length: f64::from(cells) * cell_m,
+                radius: f64::from(cells) * cell_m / TAU,
+                ..Default::default()
+            };
+            let circle = CellCircle::new(cells, ring.radius);
+            let k = 1u32 << circle.shift;
+            let mut probe: Vec<u32> = (0..cells.min(300)).collect();
+            probe.extend((1..cells / k + 1).flat_map(|h| [h * k - 1, h * k, h * k + 1]).filter(|&c| c < cells));
+            probe.extend([cells - 1, cells / 2, cells / 3]);
+            for c in probe {
+                let (x, y, h) = circle.xy(c).unwrap();
+                let (ex, ey, eh) = ring.xy(f64::from(c) * cell_m);
+                let tol = ring.radius as f32 * 4.0 * f32::EPSILON;
+                assert!(
+                    (x - ex).abs() <= tol && (y - ey).abs() <= tol,
+                    "cells {cells}, cell {c}: ({x}, {y}) vs ({ex}, {ey})"
+                );
+                assert!(
+                    (h - eh).abs() <= 4.0 * eh.abs() * f32::EPSILON,
+                    "cells {cells}, cell {c}: heading {h} vs {eh}"
+                );
+            }
+            assert_eq!(circle.xy(cells), None);
         }
     }
 }
