@@ -105,3 +105,37 @@ fn fast_path_matches_general_path_in_many_chunks() {
     }
     assert!(fast.world().resource::<NaschFastPath>().active());
 }
+
+/// Jams that start and clear again while the fast path runs: the fast path finds where a
+/// jam starts (the jammed vehicle with the lowest id) only on the tick it starts, and its
+/// `jam_start` and `jam_end` events must be the general path's, field for field.
+#[test]
+fn fast_path_reports_jams_that_start_and_clear_like_the_general_path() {
+    let mut s = scenario();
+    s.faults.clear();
+    s.edits.clear();
+    // Just above the critical density (about 0.1 vehicles per cell at p = 0.25): jams are short-lived,
+    // so they start and end many times.
+    for (k, v) in [("world.road.length_m", "15000.0"), ("world.vehicles", "220"), ("world.model.p_slow", "0.25")] {
+        s = s.with_set(k, v).unwrap_or_else(|i| panic!("--set {k}={v}: {}", i.message));
+    }
+    let mut fast = headless_app(&s, None);
+    let mut general = headless_app(&s, None);
+    general.world_mut().resource_mut::<NaschFastPath>().enabled = false;
+    let mut fast_ticks = Vec::new();
+    for tick in 0..1500u64 {
+        step(&mut fast);
+        step(&mut general);
+        if fast.world().resource::<NaschFastPath>().active() {
+            fast_ticks.push(tick);
+        }
+        assert_eq!(observe(&mut fast).0, observe(&mut general).0, "metrics differ at tick {tick}");
+    }
+    let events = |app: &App| app.world().resource::<EventLog>().events().to_vec();
+    let (a, b) = (events(&fast), events(&general));
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    let starts: Vec<u64> = a.iter().filter(|e| e.kind == "jam_start").map(|e| e.tick).collect();
+    let on_fast = starts.iter().filter(|t| fast_ticks.binary_search(t).is_ok()).count();
+    assert!(on_fast >= 3, "only {on_fast} of {} jam starts fell on fast-path ticks", starts.len());
+    assert!(a.iter().any(|e| e.kind == "jam_end"));
+}

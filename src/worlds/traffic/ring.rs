@@ -3,7 +3,7 @@
 //! motion, the no-overlap invariant, controllers, and the traffic metrics.
 
 use std::f64::consts::TAU;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bevy::prelude::*;
 use bevy::tasks::ComputeTaskPool;
@@ -88,8 +88,52 @@ impl CellCircle {
         }
     }
 
+    /// The tables as slices, for a loop over many vehicles.
+    fn view(&self) -> CircleView<'_> {
+        CircleView {
+            cells: self.cells,
+            radius: self.radius,
+            step: self.step,
+            shift: self.shift,
+            hi: &self.hi,
+            lo: &self.lo,
+        }
+    }
+
     /// (x, y, heading) of cell `c`, as [`RingRoad::xy`] gives them (`None` past the ring).
-    #[inline]
+    fn xy(&self, c: u32) -> Option<(f32, f32, f32)> {
+        self.view().xy(c)
+    }
+}
+
+/// [`CellCircle`] borrowed.
+#[derive(Clone, Copy)]
+struct CircleView<'a> {
+    cells: u32,
+    radius: f64,
+    step: f64,
+    shift: u32,
+    hi: &'a [(f64, f64)],
+    lo: &'a [(f64, f64)],
+}
+
+impl CircleView<'_> {
+    /// [`CircleView::xy`] of a cell on the ring (`c < cells`, which the index operations
+    /// check).
+    #[inline(always)]
+    fn xy_within(&self, c: u32) -> (f32, f32, f32) {
+        let (ch, sh) = self.hi[(c >> self.shift) as usize];
+        let (cl, sl) = self.lo[(c & ((1 << self.shift) - 1)) as usize];
+        let th = f64::from(c) * self.step;
+        (
+            (self.radius * (ch * cl - sh * sl)) as f32,
+            (self.radius * (sh * cl + ch * sl)) as f32,
+            (th + std::f64::consts::FRAC_PI_2) as f32,
+        )
+    }
+
+    /// (x, y, heading) of cell `c`, as [`RingRoad::xy`] gives them (`None` past the ring).
+    #[inline(always)]
     fn xy(&self, c: u32) -> Option<(f32, f32, f32)> {
         if c >= self.cells {
             return None;
@@ -978,13 +1022,11 @@ pub struct NaschFastPath {
     streak: u32,
     /// `RingRoad::order_gen` the dense arrays were built for; `None`: rebuild.
     built_for: Option<u64>,
-    /// Agent id, cell and speed (cells/tick) of each slot at the start of the tick, and
-    /// after it.
+    /// Agent id of each slot, and its cell and speed (cells/tick) at the start of the
+    /// tick and after it, packed by [`pack`] so that one load reads both.
     ids: Vec<u32>,
-    cur_cell: Vec<AtomicU32>,
-    cur_v: Vec<AtomicU32>,
-    next_cell: Vec<AtomicU32>,
-    next_v: Vec<AtomicU32>,
+    cur: Vec<AtomicU64>,
+    next: Vec<AtomicU64>,
     /// Automated vehicles (they never dawdle).
     automated: u64,
     /// [`gap_view`] of every gap up to the sensor range, and speed in m/s and whether it
@@ -1005,13 +1047,11 @@ struct Tally {
     jammed: u64,
     /// Smallest gap in cells before the move.
     min_gap: u32,
-    /// (id, cell after the move) of the jammed vehicle with the lowest id.
-    first_jammed: Option<(u32, u32)>,
 }
 
 impl Default for Tally {
     fn default() -> Self {
-        Tally { sum_v: 0, sum_v2: 0, jammed: 0, min_gap: u32::MAX, first_jammed: None }
+        Tally { sum_v: 0, sum_v2: 0, jammed: 0, min_gap: u32::MAX }
     }
 }
 
@@ -1022,10 +1062,6 @@ impl Tally {
             sum_v2: self.sum_v2 + o.sum_v2,
             jammed: self.jammed + o.jammed,
             min_gap: self.min_gap.min(o.min_gap),
-            first_jammed: match (self.first_jammed, o.first_jammed) {
-                (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
-                (a, b) => a.or(b),
-            },
         }
     }
 }
@@ -1078,8 +1114,8 @@ fn choose_path(
     let CarFollowing::Nasch(np) = &params.0.model else { return };
     let n = ring.order.len();
     fast.ids.resize(n, 0);
-    for v in [&mut fast.cur_cell, &mut fast.cur_v, &mut fast.next_cell, &mut fast.next_v] {
-        v.resize_with(n, || AtomicU32::new(0));
+    for v in [&mut fast.cur, &mut fast.next] {
+        v.resize_with(n, || AtomicU64::new(0));
     }
     let mut seen = 0usize;
     let mut consistent = true;
@@ -1093,8 +1129,7 @@ fn choose_path(
             break;
         }
         fast.ids[s] = a.id.0;
-        fast.cur_cell[s].store(c.cell, Relaxed);
-        fast.cur_v[s].store(c.v, Relaxed);
+        fast.cur[s].store(pack(c.cell, c.v), Relaxed);
         fast.automated += u64::from(v.automated);
         seen += 1;
     }
@@ -1140,12 +1175,20 @@ fn gap_table(cell_m: f64, range: f64, cells: u32) -> Vec<GapView> {
 /// Everything the fused pass reads besides a vehicle's own components: the dense arrays,
 /// geometry and the model's constants, with the per-speed and per-gap arithmetic done
 /// once into small tables.
+#[derive(Clone, Copy)]
 struct FastStep<'a> {
-    f: &'a NaschFastPath,
-    ring: &'a RingRoad,
+    /// The dense arrays of [`NaschFastPath`].
+    ids: &'a [u32],
+    cur: &'a [AtomicU64],
+    next: &'a [AtomicU64],
+    /// [`NaschFastPath::gaps`], and the view of every longer gap when they are all out
+    /// of sensor range (always, unless the table was cut short).
+    gaps: &'a [GapView],
+    gaps_beyond: Option<GapView>,
+    speeds: &'a [(f64, bool)],
+    circle: CircleView<'a>,
     now: u64,
     cells: u32,
-    n: usize,
     vmax: u32,
     cell_m: f64,
     range: f64,
@@ -1155,19 +1198,32 @@ struct FastStep<'a> {
     jam_speed: f64,
 }
 
+/// Cell and speed in one word.
+#[inline(always)]
+fn pack(cell: u32, v: u32) -> u64 {
+    u64::from(cell) | u64::from(v) << 32
+}
+
+#[inline(always)]
+fn unpack(x: u64) -> (u32, u32) {
+    (x as u32, (x >> 32) as u32)
+}
+
 impl FastStep<'_> {
     #[inline(always)]
     fn view(&self, g: u32) -> GapView {
-        // Past the table every gap is out of sensor range (the table stops at the first
-        // one), unless it was cut short at its size limit.
-        self.f.gaps.get(g as usize).copied().unwrap_or_else(|| gap_view(g, self.cell_m, self.range))
+        match (self.gaps.get(g as usize), self.gaps_beyond) {
+            (Some(v), _) => *v,
+            (None, Some(v)) => v,
+            (None, None) => gap_view(g, self.cell_m, self.range),
+        }
     }
 
     /// Speed in m/s of `v` cells per tick, and whether it is jammed, as the general path
     /// and [`measure`] compute them.
     #[inline(always)]
     fn speed(&self, v: u32) -> (f64, bool) {
-        self.f.speeds.get(v as usize).copied().unwrap_or_else(|| {
+        self.speeds.get(v as usize).copied().unwrap_or_else(|| {
             let s = f64::from(v) * self.cell_m / self.dt;
             (s, s < self.jam_speed)
         })
@@ -1186,17 +1242,16 @@ impl FastStep<'_> {
         dec: &mut Decision,
         t: &mut Tally,
     ) {
-        let f = self.f;
         let s = v.slot as usize;
-        let ls = if s + 1 == self.n { 0 } else { s + 1 };
-        let lead_cell = f.cur_cell[ls].load(Relaxed);
+        let ls = if s + 1 == self.cur.len() { 0 } else { s + 1 };
+        let (lead_cell, lead_v) = unpack(self.cur[ls].load(Relaxed));
         // (lead - own - 1) mod cells, without a division: the sum is below 2 × cells.
         let g = wrap(lead_cell + self.cells - c.cell - 1, self.cells);
         let gv = self.view(g);
-        let (lead_speed, _) = self.speed(f.cur_v[ls].load(Relaxed));
+        let (lead_speed, _) = self.speed(lead_v);
         *p = Perception {
             tick: self.now,
-            target: gv.visible.then_some(AgentId(f.ids[ls])),
+            target: gv.visible.then_some(AgentId(self.ids[ls])),
             distance_m: gv.distance_m,
             target_speed_mps: if gv.visible { lead_speed as f32 } else { 0.0 },
         };
@@ -1214,23 +1269,16 @@ impl FastStep<'_> {
         };
         let cell = wrap(c.cell + nv, self.cells);
         *c = Cell { cell, v: nv };
-        f.next_cell[s].store(cell, Relaxed);
-        f.next_v[s].store(nv, Relaxed);
+        self.next[s].store(pack(cell, nv), Relaxed);
         let (speed, jammed) = self.speed(nv);
         v.pos = f64::from(cell) * self.cell_m;
         v.speed = speed;
-        let (x, y, h) = self.ring.cell_xy.xy(cell).unwrap_or_else(|| self.ring.xy(v.pos));
+        let (x, y, h) = self.circle.xy_within(cell);
         *pose = Pose { x, y, heading: h, speed: speed as f32 };
         t.sum_v += u64::from(nv);
         t.sum_v2 += u64::from(nv) * u64::from(nv);
         t.min_gap = t.min_gap.min(g);
-        if jammed {
-            t.jammed += 1;
-            let id = f.ids[s];
-            if t.first_jammed.is_none_or(|(first, _)| id < first) {
-                t.first_jammed = Some((id, cell));
-            }
-        }
+        t.jammed += u64::from(jammed);
     }
 }
 
@@ -1262,11 +1310,15 @@ fn nasch_fast(
         fast.tables_for = Some(key);
     }
     let step = FastStep {
-        f: &fast,
-        ring: &ring,
+        ids: &fast.ids,
+        cur: &fast.cur,
+        next: &fast.next,
+        gaps: &fast.gaps,
+        gaps_beyond: fast.gaps.last().filter(|v| !v.visible).copied(),
+        speeds: &fast.speeds,
+        circle: ring.cell_xy.view(),
         now: clock.tick,
         cells: ring.cells,
-        n: fast.ids.len(),
         vmax: np.vmax,
         cell_m: np.cell_m,
         range,
@@ -1295,9 +1347,13 @@ fn nasch_fast(
                p: &mut [Perception],
                d: &mut [Decision],
                t: &mut Tally| {
+        // Local copies, which the compiler knows no component write can change (fewer
+        // reloads through pointers in the loop).
+        let (st, mut tally) = (step, *t);
         for (((((v, c), r), po), p), d) in v.iter_mut().zip(c).zip(r).zip(po).zip(p).zip(d) {
-            step.update(v, c, r, po, p, d, t);
+            st.update(v, c, r, po, p, d, &mut tally);
         }
+        *t = tally;
     };
     let pool = ComputeTaskPool::get();
     for (mut v, mut c, mut r, mut po, mut p, mut d) in tables {
@@ -1335,6 +1391,18 @@ fn wrap(x: u32, m: u32) -> u32 {
     if x >= m { x - m } else { x }
 }
 
+/// (id, position in m after the move) of the jammed vehicle with the lowest id, from the
+/// dense arrays after the pass.
+fn first_jammed(f: &NaschFastPath, np: &super::models::NaschParams, dt: f64, jam_speed: f64) -> Option<(u32, f64)> {
+    f.ids
+        .iter()
+        .zip(&f.next)
+        .map(|(&id, x)| (id, unpack(x.load(Relaxed))))
+        .filter(|&(_, (_, v))| f64::from(v) * np.cell_m / dt < jam_speed)
+        .min_by_key(|&(id, _)| id)
+        .map(|(id, (cell, _))| (id, f64::from(cell) * np.cell_m))
+}
+
 /// Measure phase, fast path: the same metrics as [`measure`], from the pass's tally.
 fn measure_fast(
     clock: Res<SimClock>,
@@ -1357,13 +1425,18 @@ fn measure_fast(
         sum2,
         jammed: t.jammed,
         min_gap: if t.min_gap != u32::MAX && min_view.visible { f64::from(min_view.distance_m) } else { f64::INFINITY },
-        first_jammed: t.first_jammed.map(|(id, cell)| (id, f64::from(cell) * np.cell_m)),
+        // Only a jam's start reports where it is: find the jammed vehicle with the lowest
+        // id then, not every tick.
+        first_jammed: if t.jammed > 0 && !jam.active {
+            first_jammed(f, np, clock.dt, params.0.driving.jam_speed_mps)
+        } else {
+            None
+        },
         av: f.automated,
         ..Default::default()
     };
     publish(&st, &clock, &ring, &mut jam, &mut metrics, &mut log);
-    std::mem::swap(&mut f.cur_cell, &mut f.next_cell);
-    std::mem::swap(&mut f.cur_v, &mut f.next_v);
+    std::mem::swap(&mut f.cur, &mut f.next);
 }
 
 #[derive(Resource, Default)]
