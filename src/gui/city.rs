@@ -650,27 +650,8 @@ mod tests {
         let net = grid();
         let l0 = net.links.iter().position(|l| !net.nodes[l.to as usize].terminal).expect("a link") as u32;
         let next = net.nodes[net.links[l0 as usize].to as usize].outs[0];
-        let car = Car {
-            slot: 0,
-            lane: net.links[l0 as usize].first_lane,
-            s: 0.0,
-            speed: 0.0,
-            accel: 0.0,
-            route: vec![l0, next],
-            leg: 0,
-            exit_lane: NONE,
-            origin: 0,
-            dest: 0,
-            demand_tick: 0,
-            enter_tick: 0,
-            free_s: 0.0,
-            stops: 0,
-            halted: false,
-            reroutes: 0,
-            last_reroute: 0,
-            avoid: [(NONE, 0.0, 0); 4],
-            hold: Hold::Go,
-        };
+        let car =
+            Car { lane: net.links[l0 as usize].first_lane, route: vec![l0, next], dest: 0, ..Car::parked(0, 0, 0) };
         let pts = route_points(&net, &car, Vec2::ZERO);
         assert_eq!(pts.len(), 4);
         assert_eq!(pts[3], link_band(&net, next).p1);

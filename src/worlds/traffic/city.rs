@@ -183,6 +183,31 @@ pub struct Car {
 }
 
 impl Car {
+    /// A car parked at terminal `home` since `tick`, with no trip.
+    pub fn parked(slot: u32, home: u32, tick: u64) -> Car {
+        Car {
+            slot,
+            lane: NONE,
+            s: 0.0,
+            speed: 0.0,
+            accel: 0.0,
+            route: Vec::new(),
+            leg: 0,
+            exit_lane: NONE,
+            origin: home,
+            dest: NONE,
+            demand_tick: tick,
+            enter_tick: tick,
+            free_s: 0.0,
+            stops: 0,
+            halted: false,
+            reroutes: 0,
+            last_reroute: 0,
+            avoid: [(NONE, 0.0, 0); 4],
+            hold: Hold::Go,
+        }
+    }
+
     /// Whether it is driving in the network.
     pub fn driving(&self) -> bool {
         self.lane != NONE
@@ -341,27 +366,7 @@ pub(crate) fn spawn_fleet(
                 Inbox::default(),
                 Outbox::default(),
                 AgentRng::new(seed, "city_vehicle", u64::from(id.0)),
-                Car {
-                    slot,
-                    lane: NONE,
-                    s: 0.0,
-                    speed: 0.0,
-                    accel: 0.0,
-                    route: Vec::new(),
-                    leg: 0,
-                    exit_lane: NONE,
-                    origin: home,
-                    dest: NONE,
-                    demand_tick: tick,
-                    enter_tick: tick,
-                    free_s: 0.0,
-                    stops: 0,
-                    halted: false,
-                    reroutes: 0,
-                    last_reroute: 0,
-                    avoid: [(NONE, 0.0, 0); 4],
-                    hold: Hold::Go,
-                },
+                Car::parked(slot, home, tick),
             ))
             .id();
         st.fleet.push(e);
