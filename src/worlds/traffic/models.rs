@@ -163,6 +163,15 @@ pub struct NaschParams {
     pub cell_m: f64,
 }
 
+impl NaschParams {
+    /// Speed in m/s of `v` cells per tick, with ticks of `dt` seconds. Every NaSch speed
+    /// the ring reports goes through here, so its two paths agree to the bit.
+    #[inline]
+    pub fn speed_mps(&self, v: u32, dt: f64) -> f64 {
+        f64::from(v) * self.cell_m / dt
+    }
+}
+
 impl Default for NaschParams {
     fn default() -> Self {
         NaschParams { vmax: 5, p_slow: 0.25, cell_m: 7.5 }

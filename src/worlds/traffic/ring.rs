@@ -1011,7 +1011,7 @@ fn act(
                 }
                 c.cell = (c.cell + c.v) % cells.max(1);
                 v.pos = f64::from(c.cell) * p.cell_m;
-                v.speed = f64::from(c.v) * p.cell_m / dt;
+                v.speed = p.speed_mps(c.v, dt);
                 let (x, y, h) = ring.cell_xy.xy(c.cell).unwrap_or_else(|| ring.xy(v.pos));
                 *pose = Pose { x, y, heading: h, speed: v.speed as f32 };
                 return;
@@ -1148,7 +1148,7 @@ fn choose_path(
         let s = v.slot as usize;
         let settled =
             link.mode == link.prev_mode && link.mode == if v.automated { Mode::Automated } else { Mode::Human };
-        if s >= n || v.speed != f64::from(c.v) * np.cell_m / clock.dt || !settled {
+        if s >= n || v.speed != np.speed_mps(c.v, clock.dt) || !settled {
             consistent = false;
             break;
         }
@@ -1213,13 +1213,18 @@ struct FastStep<'a> {
     circle: CircleView<'a>,
     now: u64,
     cells: u32,
-    vmax: u32,
-    cell_m: f64,
+    np: super::models::NaschParams,
     range: f64,
     /// The same draws as `random_bool(p_slow)`, without rebuilding the distribution.
     dawdling: Option<Bernoulli>,
     dt: f64,
     jam_speed: f64,
+}
+
+/// Speed in m/s of `v` cells per tick, and whether it counts as jammed.
+fn speed_and_jam(np: &super::models::NaschParams, v: u32, dt: f64, jam_speed: f64) -> (f64, bool) {
+    let s = np.speed_mps(v, dt);
+    (s, s < jam_speed)
 }
 
 /// Cell and speed in one word.
@@ -1239,7 +1244,7 @@ impl FastStep<'_> {
         match (self.gaps.get(g as usize), self.gaps_beyond) {
             (Some(v), _) => *v,
             (None, Some(v)) => v,
-            (None, None) => gap_view(g, self.cell_m, self.range),
+            (None, None) => gap_view(g, self.np.cell_m, self.range),
         }
     }
 
@@ -1247,10 +1252,7 @@ impl FastStep<'_> {
     /// and [`measure`] compute them.
     #[inline(always)]
     fn speed(&self, v: u32) -> (f64, bool) {
-        self.speeds.get(v as usize).copied().unwrap_or_else(|| {
-            let s = f64::from(v) * self.cell_m / self.dt;
-            (s, s < self.jam_speed)
-        })
+        self.speeds.get(v as usize).copied().unwrap_or_else(|| speed_and_jam(&self.np, v, self.dt, self.jam_speed))
     }
 
     /// Perceive, decide and move one vehicle; add it to the tally.
@@ -1284,7 +1286,7 @@ impl FastStep<'_> {
         } else {
             (Mode::Human, "sensor_only", self.dawdling.as_ref().is_some_and(|d| rng.0.sample(d)))
         };
-        let nv = nasch_speed(c.v, gv.gap_cells, self.vmax, dawdle);
+        let nv = nasch_speed(c.v, gv.gap_cells, self.np.vmax, dawdle);
         *dec = Decision {
             tick: self.now,
             action: action_name(mode),
@@ -1295,7 +1297,7 @@ impl FastStep<'_> {
         *c = Cell { cell, v: nv };
         self.next[s].store(pack(cell, nv), Relaxed);
         let (speed, jammed) = self.speed(nv);
-        v.pos = f64::from(cell) * self.cell_m;
+        v.pos = f64::from(cell) * self.np.cell_m;
         v.speed = speed;
         let (x, y, h) = self.circle.xy_within(cell);
         *pose = Pose { x, y, heading: h, speed: speed as f32 };
@@ -1325,12 +1327,7 @@ fn nasch_fast(
         [np.cell_m.to_bits(), range.to_bits(), dt.to_bits(), jam_speed.to_bits(), ring.cells.into(), np.vmax.into()];
     if fast.tables_for != Some(key) {
         fast.gaps = gap_table(np.cell_m, range, ring.cells);
-        fast.speeds = (0..=np.vmax)
-            .map(|v| {
-                let s = f64::from(v) * np.cell_m / dt;
-                (s, s < jam_speed)
-            })
-            .collect();
+        fast.speeds = (0..=np.vmax).map(|v| speed_and_jam(&np, v, dt, jam_speed)).collect();
         fast.tables_for = Some(key);
     }
     let step = FastStep {
@@ -1343,8 +1340,7 @@ fn nasch_fast(
         circle: ring.cell_xy.view(),
         now: clock.tick,
         cells: ring.cells,
-        vmax: np.vmax,
-        cell_m: np.cell_m,
+        np,
         range,
         dawdling: (np.p_slow > 0.0).then(|| Bernoulli::new(np.p_slow).ok()).flatten(),
         dt,
@@ -1426,7 +1422,7 @@ fn first_jammed(f: &NaschFastPath, np: &super::models::NaschParams, dt: f64, jam
         .iter()
         .zip(&f.next)
         .map(|(&id, x)| (id, unpack(x.load(Relaxed))))
-        .filter(|&(_, (_, v))| f64::from(v) * np.cell_m / dt < jam_speed)
+        .filter(|&(_, (_, v))| speed_and_jam(np, v, dt, jam_speed).1)
         .min_by_key(|&(id, _)| id)
         .map(|(id, (cell, _))| (id, f64::from(cell) * np.cell_m))
 }
