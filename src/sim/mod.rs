@@ -205,12 +205,11 @@ pub struct SimPlugin(pub SimSettings);
 impl Plugin for SimPlugin {
     fn build(&self, app: &mut App) {
         let s = &self.0;
-        // Systems within a tick may run in parallel; results never depend on it
-        // (explicit order everywhere it matters; tested).
         // One system at a time, on the calling thread: the phases are chained and the
         // systems inside them are short, so the multi-threaded executor's hand-offs cost
         // more than they save (≈ 70 µs a tick). Systems still fan out inside themselves
-        // (`par_iter`, task-pool scopes).
+        // (`par_iter`, task-pool scopes), and their results never depend on the thread
+        // count (tested).
         let mut tick = Schedule::new(SimTick);
         tick.set_executor(SingleThreadedExecutor::new());
         app.add_schedule(tick);
