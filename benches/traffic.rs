@@ -72,7 +72,10 @@ fn metric(app: &App, name: &str) -> f64 {
 /// Vehicle counts to run: `MASIM_BENCH_SIZES=1000,100000` picks some (for profiling).
 fn sizes(all: &[u32]) -> Vec<u32> {
     match std::env::var("MASIM_BENCH_SIZES") {
-        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+        Ok(s) => s
+            .split(',')
+            .map(|x| x.trim().parse().unwrap_or_else(|_| panic!("MASIM_BENCH_SIZES={s}: {x:?} is not a vehicle count")))
+            .collect(),
         Err(_) => all.to_vec(),
     }
 }
