@@ -241,6 +241,7 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scn.name));
     output::prepare_dir(&dir, a.force).map_err(|e| match e {
         output::OutDirError::HasResults(..) => Failure::BadInput(e.to_string()),
+        output::OutDirError::NotAFolder(..) => Failure::BadInput(e.to_string()),
         output::OutDirError::Io(..) => Failure::Other(e.to_string()),
     })?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -11,6 +11,10 @@ use masim::sim::{
     FaultSpec, Faults, Inbox, Message, Outbox, Phase, Pose, Rect, SimClock, SimPlugin, SimSettings, SimTick, Topology,
 };
 
+/// Agent kinds of these tests (the core names no world; tests name their own).
+const VEHICLE: AgentKind = AgentKind::new("vehicle");
+const CONTROLLER: AgentKind = AgentKind::new("controller");
+
 /// Messages to send: `sends[tick]` lists (sender id, destination, bytes).
 #[derive(Resource, Default)]
 struct Script {
@@ -105,7 +109,7 @@ fn cfg(topology: Topology) -> ChannelConfig {
 }
 
 fn vehicles(xy: &[(f32, f32)]) -> Vec<(f32, f32, AgentKind)> {
-    xy.iter().map(|&(x, y)| (x, y, AgentKind::Vehicle)).collect()
+    xy.iter().map(|&(x, y)| (x, y, VEHICLE)).collect()
 }
 
 fn script(app: &mut App) -> Mut<'_, Script> {
@@ -339,20 +343,20 @@ fn near_broadcast_reaches_exactly_the_agents_within_its_radius() {
 #[test]
 fn kind_broadcast_reaches_only_that_kind_within_range() {
     let agents = [
-        (0.0, 0.0, AgentKind::Vehicle),
-        (10.0, 0.0, AgentKind::Controller),
-        (20.0, 0.0, AgentKind::Vehicle),
-        (500.0, 0.0, AgentKind::Vehicle),
-        (510.0, 0.0, AgentKind::Controller),
+        (0.0, 0.0, VEHICLE),
+        (10.0, 0.0, CONTROLLER),
+        (20.0, 0.0, VEHICLE),
+        (500.0, 0.0, VEHICLE),
+        (510.0, 0.0, CONTROLLER),
     ];
     let mut app = world(ChannelConfig { range_m: 100.0, ..cfg(Topology::RangeLimited) }, vec![], &agents);
-    script(&mut app).at(0, 1, Dest::Kind(AgentKind::Vehicle), 10);
+    script(&mut app).at(0, 1, Dest::Kind(VEHICLE), 10);
     script(&mut app).at(0, 0, Dest::All, 10);
     run(&mut app, 3);
     assert_eq!(pairs(&received(&app)), vec![(0, 1), (0, 2), (1, 0), (1, 2)]);
 
     let mut app = world(cfg(Topology::AllToAll), vec![], &agents);
-    script(&mut app).at(0, 1, Dest::Kind(AgentKind::Vehicle), 10);
+    script(&mut app).at(0, 1, Dest::Kind(VEHICLE), 10);
     run(&mut app, 3);
     assert_eq!(pairs(&received(&app)), vec![(1, 0), (1, 2), (1, 3)]);
 }
@@ -425,7 +429,7 @@ fn relay_bandwidth_is_charged_to_the_head() {
     // The head may carry 150 bytes a tick: one 100-byte relay fits, the second does not.
     let c = ChannelConfig { cluster_size_m: 100.0, bandwidth_per_agent: Some(150), ..cfg(Topology::Hierarchical) };
     let mut agents = clusters();
-    agents.push((30.0, 30.0, AgentKind::Vehicle)); // agent 4, a second member of cluster 0
+    agents.push((30.0, 30.0, VEHICLE)); // agent 4, a second member of cluster 0
     let mut app = world(c, vec![], &agents);
     script(&mut app).at(0, 1, to(3), 100);
     script(&mut app).at(0, 4, to(3), 100);

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use masim::scenario::{self, Scenario};
-use masim::sim::{AgentKind, FaultKind, FaultSpec, Rect};
+use masim::sim::{FaultKind, FaultSpec, Rect};
+use masim::worlds::traffic::VEHICLE;
 
 const BIN: &str = env!("CARGO_BIN_EXE_masim");
 
@@ -184,7 +185,7 @@ fn with_faults_outputs_are_identical() {
             FaultSpec {
                 at: 30,
                 duration: Some(120),
-                fault: FaultKind::Crash { kind: Some(AgentKind::Vehicle), fraction: 0.2, agents: vec![] },
+                fault: FaultKind::Crash { kind: Some(VEHICLE), fraction: 0.2, agents: vec![] },
                 ended_at: None,
             },
             FaultSpec { at: 60, duration: Some(80), fault: FaultKind::Loss { loss: 0.4 }, ended_at: None },

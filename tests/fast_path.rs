@@ -9,7 +9,9 @@ use std::path::Path;
 use bevy::prelude::*;
 use masim::runner::{headless_app, step};
 use masim::scenario::{Edit, Scenario, load_file};
-use masim::sim::{Agent, AgentKind, AgentRng, Decision, EventLog, FaultKind, FaultSpec, Metrics, Perception, Pose};
+use masim::sim::{Agent, AgentRng, Decision, EventLog, FaultKind, FaultSpec, Metrics, Pose};
+use masim::worlds::traffic::Perception;
+use masim::worlds::traffic::VEHICLE;
 use masim::worlds::traffic::ring::{Cell, NaschFastPath, Vehicle};
 
 fn scenario() -> Scenario {
@@ -27,7 +29,7 @@ fn scenario() -> Scenario {
     s.faults.push(FaultSpec {
         at: 40,
         duration: Some(15),
-        fault: FaultKind::Crash { kind: Some(AgentKind::Vehicle), fraction: 0.05, agents: vec![] },
+        fault: FaultKind::Crash { kind: Some(VEHICLE), fraction: 0.05, agents: vec![] },
         ended_at: None,
     });
     let edit = |at: u64, set: &str, value: &str| Edit { at, set: set.into(), value: value.into() };

@@ -12,6 +12,7 @@ use masim::sim::{
     Agent, AgentKind, Channel, Coordination, Crashed, EventLog, FaultKind, FaultSpec, Faults, Inbox, Pose, SimClock,
 };
 use masim::worlds::traffic::Vehicle;
+use masim::worlds::traffic::{CONTROLLER, VEHICLE};
 
 fn ring() -> Scenario {
     scenario::load_file(Path::new("scenarios/traffic_ring.ron")).expect("traffic_ring.ron loads")
@@ -73,7 +74,7 @@ fn crash_by_fraction_hits_round_fraction_of_the_kind_at_its_tick_and_recovers() 
         s.faults = vec![FaultSpec {
             at: 100,
             duration: Some(200),
-            fault: crash(Some(AgentKind::Vehicle), fraction, vec![]),
+            fault: crash(Some(VEHICLE), fraction, vec![]),
             ended_at: None,
         }];
         let mut a = app(&s);
@@ -82,7 +83,7 @@ fn crash_by_fraction_hits_round_fraction_of_the_kind_at_its_tick_and_recovers() 
         runner::step(&mut a); // tick 100
         let c = crashed(&mut a);
         assert_eq!(c.len(), want, "fraction {fraction}");
-        assert!(c.iter().all(|&(_, k, since)| k == AgentKind::Vehicle && since == 100), "{c:?}");
+        assert!(c.iter().all(|&(_, k, since)| k == VEHICLE && since == 100), "{c:?}");
         run_to(&mut a, 300);
         assert_eq!(crashed(&mut a).len(), want, "still crashed just before the end");
         runner::step(&mut a); // tick 300: 100 + duration
@@ -107,12 +108,7 @@ fn crash_choice_depends_on_the_seed_only() {
     let pick = |seed: u64| {
         let mut s = ring();
         s.seed = seed;
-        s.faults = vec![FaultSpec {
-            at: 5,
-            duration: None,
-            fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]),
-            ended_at: None,
-        }];
+        s.faults = vec![FaultSpec { at: 5, duration: None, fault: crash(Some(VEHICLE), 0.25, vec![]), ended_at: None }];
         let mut a = app(&s);
         run_to(&mut a, 6);
         crashed(&mut a).into_iter().map(|c| c.0).collect::<Vec<_>>()
@@ -126,16 +122,16 @@ fn crash_choice_depends_on_the_seed_only() {
 fn crash_of_controllers_by_kind_and_of_listed_ids() {
     let mut s = ring();
     s.faults = vec![
-        FaultSpec { at: 10, duration: None, fault: crash(Some(AgentKind::Controller), 1.0, vec![]), ended_at: None },
+        FaultSpec { at: 10, duration: None, fault: crash(Some(CONTROLLER), 1.0, vec![]), ended_at: None },
         FaultSpec { at: 20, duration: Some(5), fault: crash(None, 0.0, vec![3, 7]), ended_at: None },
     ];
     let mut a = app(&s);
     run_to(&mut a, 11);
     let c = crashed(&mut a);
     assert_eq!(c.len(), 5, "central + 4 sector controllers: {c:?}");
-    assert!(c.iter().all(|x| x.1 == AgentKind::Controller));
+    assert!(c.iter().all(|x| x.1 == CONTROLLER));
     run_to(&mut a, 21);
-    let ids: Vec<u32> = crashed(&mut a).into_iter().filter(|c| c.1 == AgentKind::Vehicle).map(|c| c.0).collect();
+    let ids: Vec<u32> = crashed(&mut a).into_iter().filter(|c| c.1 == VEHICLE).map(|c| c.0).collect();
     assert_eq!(ids, vec![3, 7]);
     run_to(&mut a, 26);
     let c = crashed(&mut a);
@@ -161,12 +157,8 @@ fn overlapping_crashes_recover_only_when_the_last_one_ends() {
 fn crashed_vehicles_stop_and_fall_silent_idm() {
     let mut s = ring();
     s.coordination = Coordination::Decentralized;
-    s.faults = vec![FaultSpec {
-        at: 100,
-        duration: Some(300),
-        fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]),
-        ended_at: None,
-    }];
+    s.faults =
+        vec![FaultSpec { at: 100, duration: Some(300), fault: crash(Some(VEHICLE), 0.25, vec![]), ended_at: None }];
     let mut a = app(&s);
     let mut sent = Vec::new();
     let mut crashed_inbox = 0usize;
@@ -194,12 +186,8 @@ fn crashed_vehicles_stop_and_fall_silent_idm() {
 fn mean_speed_after_recovery(coordination: Coordination) -> f64 {
     let mut s = ring();
     s.coordination = coordination;
-    s.faults = vec![FaultSpec {
-        at: 100,
-        duration: Some(300),
-        fault: crash(Some(AgentKind::Vehicle), 0.25, vec![]),
-        ended_at: None,
-    }];
+    s.faults =
+        vec![FaultSpec { at: 100, duration: Some(300), fault: crash(Some(VEHICLE), 0.25, vec![]), ended_at: None }];
     let mut a = app(&s);
     run_to(&mut a, 390);
     let mut q = a.world_mut().query::<&Vehicle>();
@@ -228,8 +216,7 @@ fn cooperative_traffic_restarts_after_recovery() {
 #[test]
 fn crashed_vehicles_stop_nasch() {
     let mut s = nasch();
-    s.faults =
-        vec![FaultSpec { at: 50, duration: None, fault: crash(Some(AgentKind::Vehicle), 0.1, vec![]), ended_at: None }];
+    s.faults = vec![FaultSpec { at: 50, duration: None, fault: crash(Some(VEHICLE), 0.1, vec![]), ended_at: None }];
     let mut a = app(&s);
     run_to(&mut a, 50);
     let positions = |a: &mut App| {
@@ -380,12 +367,8 @@ fn crashes_never_make_nasch_vehicles_collide() {
     for seed in [1u64, 2, 3] {
         let mut s = nasch();
         s.seed = seed;
-        s.faults = vec![FaultSpec {
-            at: 30,
-            duration: Some(100),
-            fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]),
-            ended_at: None,
-        }];
+        s.faults =
+            vec![FaultSpec { at: 30, duration: Some(100), fault: crash(Some(VEHICLE), 0.3, vec![]), ended_at: None }];
         let mut a = app(&s);
         while tick(&a) < 250 {
             runner::step(&mut a);
@@ -403,12 +386,8 @@ fn crashes_never_make_nasch_vehicles_collide() {
 #[test]
 fn crashes_never_make_idm_vehicles_overlap() {
     let mut s = ring();
-    s.faults = vec![FaultSpec {
-        at: 30,
-        duration: Some(300),
-        fault: crash(Some(AgentKind::Vehicle), 0.3, vec![]),
-        ended_at: None,
-    }];
+    s.faults =
+        vec![FaultSpec { at: 30, duration: Some(300), fault: crash(Some(VEHICLE), 0.3, vec![]), ended_at: None }];
     let mut a = app(&s);
     while tick(&a) < 500 {
         runner::step(&mut a);
@@ -437,7 +416,7 @@ fn a_session_with_runtime_faults_replays_identically() {
     let crash_id = live.world_mut().resource_mut::<Faults>().inject(FaultSpec {
         at: 50,
         duration: None,
-        fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]),
+        fault: crash(Some(VEHICLE), 0.2, vec![]),
         ended_at: None,
     });
     run_to(&mut live, 90);
@@ -453,7 +432,7 @@ fn a_session_with_runtime_faults_replays_identically() {
 
     let session = {
         let w = live.world();
-        w.resource::<runner::LiveScenario>().session(w.resource::<Faults>())
+        w.resource::<runner::LiveScenario>().session(w)
     };
     assert_eq!(session.faults.len(), 2, "{:?}", session.faults);
     // Ended by hand at 120: planned duration kept (none: until ended), the click recorded.
@@ -507,18 +486,13 @@ fn a_session_mixing_timeline_and_runtime_crashes_replays_the_same_victims() {
     // The scenario's own crash starts at 200; one injected at run time starts earlier.
     let mut s = ring();
     s.ticks = 300;
-    s.faults = vec![FaultSpec {
-        at: 200,
-        duration: None,
-        fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]),
-        ended_at: None,
-    }];
+    s.faults = vec![FaultSpec { at: 200, duration: None, fault: crash(Some(VEHICLE), 0.2, vec![]), ended_at: None }];
     let mut live = app(&s);
     run_to(&mut live, 50);
     live.world_mut().resource_mut::<Faults>().inject(FaultSpec {
         at: 50,
         duration: Some(100),
-        fault: crash(Some(AgentKind::Vehicle), 0.2, vec![]),
+        fault: crash(Some(VEHICLE), 0.2, vec![]),
         ended_at: None,
     });
     let mut victims_live = Vec::new();
@@ -530,7 +504,7 @@ fn a_session_mixing_timeline_and_runtime_crashes_replays_the_same_victims() {
 
     let session = {
         let w = live.world();
-        w.resource::<runner::LiveScenario>().session(w.resource::<Faults>())
+        w.resource::<runner::LiveScenario>().session(w)
     };
     let replay = scenario::load_str(&session.to_ron(), "session").expect("valid");
     let mut again = app(&replay);

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use masim::runner::{self, headless_app};
 use masim::scenario::{self, Scenario};
-use masim::sim::{Agent, AgentKind, Decision, EventLog, Metrics};
+use masim::sim::{Agent, Decision, EventLog, Metrics};
+use masim::worlds::traffic::TRAFFIC_LIGHT;
 use masim::worlds::traffic::city::{Car, CityMap, CityState, MovLight, TripStats};
 use masim::worlds::traffic::network::LaneKind;
 
@@ -230,10 +231,10 @@ fn unbalanced(coordination: &str) -> Scenario {
         ],
     );
     let scenario::WorldConfig::Traffic(t) = &mut s.world;
-    t.city.demand = masim::worlds::traffic::network::Demand::Entries {
+    t.city.demand = masim::worlds::traffic::config::Demand::Entries {
         default_rate_veh_per_h: 60.0,
         rates: (0..3)
-            .map(|r| masim::worlds::traffic::network::EntryRate { node: format!("w{r}"), rate_veh_per_h: 330.0 })
+            .map(|r| masim::worlds::traffic::config::EntryRate { node: format!("w{r}"), rate_veh_per_h: 330.0 })
             .collect(),
     };
     s
@@ -278,7 +279,7 @@ fn lights_cut_off_from_their_controller_fall_back_to_fixed_time() {
         let w = app.world_mut();
         w.query::<(&Agent, &Decision)>()
             .iter(w)
-            .filter(|(a, _)| a.kind == AgentKind::TrafficLight)
+            .filter(|(a, _)| a.kind == TRAFFIC_LIGHT)
             .map(|(_, d)| d.reason)
             .collect()
     };

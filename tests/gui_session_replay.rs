@@ -6,6 +6,7 @@ use masim::gui::commands;
 use masim::runner::{self, output};
 use masim::scenario::{self, DEFAULT_SCENARIO};
 use masim::sim::{AgentKind, FaultKind};
+use masim::worlds::traffic::VEHICLE;
 
 fn outputs(world: &bevy::prelude::World) -> (String, String) {
     (output::metrics_csv(world.resource()), output::events_jsonl(world.resource()))
@@ -33,7 +34,7 @@ fn recorded_session_replays_byte_identically() {
     run(&mut app, 100);
     let w = app.world_mut();
     commands::request_edit(w, "channel.loss", "0.3").expect("loss is live-editable");
-    let crash = commands::crash_fraction(w, Some(AgentKind::Vehicle), 0.25, Some(150));
+    let crash = commands::crash_fraction(w, Some(VEHICLE), 0.25, Some(150));
     run(&mut app, 120);
     let w = app.world_mut();
     commands::request_edit(w, "coordination", "Centralized").expect("coordination is live-editable");

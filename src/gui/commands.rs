@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::runner::{self, LiveScenario};
 use crate::scenario::{self, Scenario};
 use crate::sim::{AgentKind, FaultKind, FaultSpec, Faults, Rect, SimClock};
+use crate::worlds::WorldSpec;
 use bevy::prelude::*;
 
 use super::{ScenarioOrigin, Selection};
@@ -63,14 +64,8 @@ pub fn reset_with_seed(world: &mut World, seed: u64) {
     reset_to(world, &s);
 }
 
-/// Whether a scenario drives a ring road (else a city network).
-fn is_ring(s: &Scenario) -> bool {
-    let scenario::WorldConfig::Traffic(t) = &s.world;
-    matches!(t.road, crate::worlds::traffic::Road::Ring { .. })
-}
-
-/// Why a file cannot be opened in this window: an app is built for one kind of road (its
-/// systems are the ring's or the city's), so switching between them needs a new window.
+/// Why a file cannot be opened in this window: an app is built for one world variant (its
+/// systems are, say, the ring's or the city's), so switching between them needs a new window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenError {
     /// The file does not load or validate.
@@ -90,13 +85,13 @@ impl std::fmt::Display for OpenError {
 /// Loads a scenario file and starts over with it (same kind of road only; see [`OpenError`]).
 pub fn open_file(world: &mut World, path: &Path) -> Result<(), OpenError> {
     let s = scenario::load_file(path).map_err(|e| OpenError::Invalid(e.to_string()))?;
-    let current = &world.resource::<LiveScenario>().current;
-    if is_ring(current) != is_ring(&s) {
-        let (new, here) =
-            if is_ring(&s) { ("a ring road", "a city network") } else { ("a city network", "a ring road") };
+    let here = world.resource::<LiveScenario>().current.world.variant();
+    let new = s.world.variant();
+    if here != new {
         return Err(OpenError::OtherWorld(format!(
-            "{} is {new} and this window runs {here}; open it in a new window (`masim gui {}`)",
+            "{} is a {} scenario and this window runs {here}; open it in a new window (`masim gui {}`)",
             path.display(),
+            new.replace('/', " "),
             path.display()
         )));
     }
@@ -112,17 +107,11 @@ pub fn settings_ron(world: &World) -> String {
     s.to_ron()
 }
 
-/// The session so far as a scenario: the initial scenario plus every live edit and fault with
-/// its tick, run for exactly the ticks simulated so far, so `masim run` reproduces what was seen.
+/// The session so far as a scenario: the initial scenario plus every live edit, fault and
+/// world event with its tick, run for exactly the ticks simulated so far (what was still
+/// to come is left out), so `masim run` accepts it and reproduces what was seen.
 pub fn session(world: &World) -> Scenario {
-    let live = world.resource::<LiveScenario>();
-    let faults = world.resource::<Faults>();
-    let mut s = live.session(faults);
-    let tick = world.resource::<SimClock>().tick;
-    if tick > 0 {
-        s.ticks = tick;
-    }
-    s
+    world.resource::<LiveScenario>().session_so_far(world)
 }
 
 /// [`session`] as RON text with a header saying how to replay it.

@@ -3,18 +3,20 @@
 //! The simulation core never imports this module; the app is the same core plus [`GuiPlugin`],
 //! which reads simulation state every frame and changes it only through the core's public API.
 
+pub mod agents;
 pub mod batch;
 pub mod camera;
-pub mod city;
 pub mod commands;
 pub mod control;
+pub mod controls;
 mod eventlog;
-mod inspector;
+pub mod inspector;
+pub mod overlays;
 mod panel;
 mod plots;
 pub mod screenshot;
-pub mod traffic;
 mod ui;
+pub mod worlds;
 
 use std::path::PathBuf;
 
@@ -22,9 +24,10 @@ use bevy::diagnostic::FrameTimeDiagnosticsPlugin;
 use bevy::prelude::*;
 use bevy_egui::EguiPlugin;
 
-use crate::runner;
+use crate::runner::{self, LiveScenario};
 use crate::scenario::Scenario;
 use crate::sim::{AgentId, Channel, Metrics, SimClock, SimTick};
+use worlds::WorldGui;
 
 pub use control::{SimControl, TickSchedule, TickStats};
 pub use screenshot::ScreenshotPlan;
@@ -75,22 +78,17 @@ pub struct Overlays {
     pub heat_map: bool,
     /// The selected agent's route ahead.
     pub route: bool,
-    /// City: contended and gridlocked intersections (and gridlocked links) highlighted.
-    pub intersections: bool,
 }
 
 impl Default for Overlays {
     fn default() -> Self {
-        Self {
-            messages: true,
-            radio_ranges: false,
-            fault_regions: true,
-            heat_map: false,
-            route: true,
-            intersections: true,
-        }
+        Self { messages: true, radio_ranges: false, fault_regions: true, heat_map: false, route: true }
     }
 }
+
+/// The GUI part of the world the app was built for.
+#[derive(Resource, Clone, Copy)]
+pub struct ActiveWorld(pub &'static WorldGui);
 
 /// Rows of metrics kept in memory for the live plots (older ones are dropped).
 pub const PLOT_ROWS: usize = 20_000;
@@ -142,7 +140,14 @@ impl Plugin for GuiPlugin {
             .insert_resource(control::SimFinished(reached_end))
             .add_systems(PreUpdate, (prepare_world, control::advance_simulation).chain())
             .add_systems(Update, keyboard_controls)
-            .add_plugins((camera::plugin, traffic::plugin, city::plugin, ui::plugin));
+            .add_plugins((camera::plugin, agents::plugin, overlays::plugin, ui::plugin));
+        // The world's part, chosen from the scenario the app was built with.
+        let gui = app.world().get_resource::<LiveScenario>().map(|l| worlds::gui_for(&l.current.world));
+        if let Some(gui) = gui {
+            app.insert_resource(ActiveWorld(gui));
+            app.insert_resource(overlays::MessageColors(gui.message_colors.to_vec()));
+            (gui.plugin)(app);
+        }
         if !app.world().contains_resource::<ScenarioOrigin>() {
             app.insert_resource(ScenarioOrigin("built-in".into()));
         }

@@ -5,35 +5,23 @@ use bevy_egui::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::ui::UiState;
+use super::worlds::WorldGui;
+use crate::runner::LiveScenario;
 use crate::sim::{CommStats, Metrics};
 
 /// Columns every run has that are not worth plotting against time.
 const AXIS_COLUMNS: [&str; 3] = ["tick", "time_s", "agents"];
-/// Columns plotted when the app starts on a ring.
-const DEFAULT_PLOTTED: [&str; 6] =
-    ["mean_speed_mps", "speed_std_mps", "jammed", "msgs_sent", "msgs_delivered", "msgs_dropped_loss"];
-/// Columns plotted when the app starts on a city (recognised by its trip columns).
-const DEFAULT_PLOTTED_CITY: [&str; 7] = [
-    "mean_delay_s",
-    "queue_veh",
-    "trips_waiting",
-    "gridlocked_links",
-    "msgs_sent",
-    "msgs_delivered",
-    "msgs_dropped_loss",
-];
 /// Points per line at most; longer series are thinned by taking every k-th row.
 const MAX_POINTS: usize = 2_000;
 
 /// Draws the plots panel.
-pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
-    let metrics = world.resource::<Metrics>();
+pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &WorldGui) {
     if !state.plots_initialised {
-        let city = metrics.index("trips_completed").is_some();
-        let defaults: &[&str] = if city { &DEFAULT_PLOTTED_CITY } else { &DEFAULT_PLOTTED };
-        state.plotted = defaults.iter().map(|s| (*s).to_string()).collect();
+        let scenario = &world.resource::<LiveScenario>().current;
+        state.plotted = (gui.default_plots)(scenario).iter().map(|s| (*s).to_string()).collect();
         state.plots_initialised = true;
     }
+    let metrics = world.resource::<Metrics>();
     let columns: Vec<&'static str> = metrics.columns().to_vec();
     let is_channel = |c: &str| CommStats::COLUMNS.contains(&c);
     // The column toggles get at most about three rows; the rest scrolls, so the plots keep their room.

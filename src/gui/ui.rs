@@ -7,9 +7,10 @@ use bevy::diagnostic::{DiagnosticsStore, FrameTimeDiagnosticsPlugin};
 use bevy::prelude::*;
 use bevy_egui::{EguiContext, EguiPrimaryContextPass, PrimaryEguiContext, egui};
 
+use super::ActiveWorld;
+use super::agents::AgentIndex;
 use super::camera::FreeViewport;
 use super::control::TickStats;
-use super::traffic::AgentIndex;
 use super::{eventlog, inspector, panel, plots};
 use crate::sim::{Channel, SimClock};
 
@@ -58,6 +59,9 @@ fn draw_ui(world: &mut World) {
     let Some(ctx) = q.iter_mut(world).next().map(|mut c| c.get_mut().clone()) else {
         return;
     };
+    let Some(gui) = world.get_resource::<ActiveWorld>().map(|g| g.0) else {
+        return;
+    };
     let Some(mut state) = world.remove_resource::<UiState>() else {
         return;
     };
@@ -68,12 +72,12 @@ fn draw_ui(world: &mut World) {
     );
     egui::Panel::top("status").show(&mut root, |ui| status_line(ui, world));
     egui::Panel::left("controls").resizable(true).default_size(300.0).max_size(420.0).show(&mut root, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| panel::controls(ui, world, &mut state));
+        egui::ScrollArea::vertical().show(ui, |ui| panel::show(ui, world, &mut state, gui));
     });
     egui::Panel::right("inspect").resizable(true).default_size(330.0).max_size(480.0).show(&mut root, |ui| {
         let half = ui.available_height() * 0.6;
         egui::ScrollArea::vertical().id_salt("inspector").max_height(half).show(ui, |ui| {
-            inspector::show(ui, world);
+            inspector::show(ui, world, gui);
             ui.allocate_space(egui::vec2(ui.available_width(), 0.0));
         });
         ui.separator();
@@ -81,7 +85,7 @@ fn draw_ui(world: &mut World) {
     });
     if state.show_plots {
         egui::Panel::bottom("plots").resizable(true).default_size(230.0).show(&mut root, |ui| {
-            plots::show(ui, world, &mut state);
+            plots::show(ui, world, &mut state, gui);
         });
     }
     let rect = root.available_rect_before_wrap();

@@ -9,26 +9,26 @@ use bevy::app::{PluginsState, TaskPoolOptions, TaskPoolPlugin};
 use bevy::prelude::*;
 use serde_json::json;
 
-use crate::scenario::{Edit, Scenario, WorldConfig};
-use crate::sim::{self, Channel, CoordinationRes, EventLog, Faults, Phase, SimPlugin, SimSettings, SimTick};
-use crate::worlds::traffic::{TrafficPlugin, ring::TrafficParams};
+use crate::scenario::{Edit, Scenario};
+use crate::sim::{self, Channel, CoordinationRes, EventLog, Faults, InjectSet, SimPlugin, SimSettings, SimTick};
+use crate::worlds::{WorldConfig, WorldSpec};
 
 /// The scenario in force, edits waiting to apply, and the edits applied so far (the
 /// session record that "export session" writes and `masim run` replays).
 #[derive(Resource, Debug, Clone)]
-pub struct LiveScenario {
+pub struct LiveScenario<W: WorldSpec = WorldConfig> {
     /// The scenario as loaded (start of the session).
-    pub initial: Scenario,
+    pub initial: Scenario<W>,
     /// The scenario with every applied edit.
-    pub current: Scenario,
+    pub current: Scenario<W>,
     scheduled: Vec<Edit>,
     requests: Vec<(String, String)>,
     /// Every edit applied, with its tick.
     pub applied: Vec<Edit>,
 }
 
-impl LiveScenario {
-    fn new(s: &Scenario) -> Self {
+impl<W: WorldSpec> LiveScenario<W> {
+    fn new(s: &Scenario<W>) -> Self {
         let mut scheduled = s.edits.clone();
         scheduled.sort_by_key(|e| e.at);
         let mut current = s.clone();
@@ -50,39 +50,38 @@ impl LiveScenario {
     }
 
     /// The session so far as a scenario that `masim run` replays: the initial scenario
-    /// with every applied edit and every fault as it actually happened.
-    pub fn session(&self, faults: &Faults) -> Scenario {
+    /// with every applied edit and every fault and world event as it actually happened,
+    /// and those still scheduled.
+    pub fn session(&self, world: &World) -> Scenario<W> {
         let mut s = self.initial.clone();
         s.edits = self.applied.clone();
-        let mut timeline: Vec<sim::FaultSpec> = faults
-            .history
-            .iter()
-            .map(|(_, spec, ended)| {
-                let mut f = spec.clone();
-                // Ended before its time (by hand): keep the planned duration, record the end.
-                if let Some(e) = *ended
-                    && f.duration.is_none_or(|d| e < f.at + d)
-                {
-                    f.ended_at = Some(e);
-                }
-                f
-            })
-            .collect();
-        timeline.extend(faults.scheduled().cloned());
-        s.faults = timeline;
+        if let Some(f) = world.get_resource::<Faults>() {
+            s.faults = f.timeline.session();
+        }
+        s.world.record_session(world);
+        s
+    }
+
+    /// [`LiveScenario::session`] cut at the tick reached: it runs for exactly the ticks
+    /// simulated so far, and what was still to come is left out, so the file is always
+    /// accepted and replays the recorded part byte for byte.
+    pub fn session_so_far(&self, world: &World) -> Scenario<W> {
+        let mut s = self.session(world);
+        let tick = world.get_resource::<sim::SimClock>().map_or(0, |c| c.tick);
+        if tick > 0 {
+            s.ticks = tick;
+            s.truncate_timeline(tick);
+        }
         s
     }
 }
 
-fn apply_edits(
-    clock: Res<sim::SimClock>,
-    mut live: ResMut<LiveScenario>,
-    mut channel: ResMut<Channel>,
-    mut coord: ResMut<CoordinationRes>,
-    mut traffic: ResMut<TrafficParams>,
-    mut log: ResMut<EventLog>,
-) {
-    let now = clock.tick;
+/// The Inject phase, first: applies the edits due now (scheduled in the scenario or asked
+/// for live), then puts the changed settings in force — the channel's, the coordination
+/// and the world's own.
+fn apply_edits<W: WorldSpec>(world: &mut World) {
+    let now = world.resource::<sim::SimClock>().tick;
+    let mut live = world.resource_mut::<LiveScenario<W>>();
     let mut todo: Vec<(String, String)> = Vec::new();
     while live.scheduled.first().is_some_and(|e| e.at <= now) {
         let e = live.scheduled.remove(0);
@@ -92,48 +91,45 @@ fn apply_edits(
     if todo.is_empty() {
         return;
     }
+    let mut events = Vec::new();
     for (path, value) in todo {
         let next = match live.current.with_set(&path, &value) {
             Ok(n) => n,
             Err(i) => {
-                log.push(
-                    now,
+                events.push((
                     "edit_rejected",
-                    None,
-                    [("set", json!(path)), ("value", json!(value)), ("error", json!(i.message))],
-                );
+                    vec![("set", json!(path)), ("value", json!(value)), ("error", json!(i.message))],
+                ));
                 continue;
             }
         };
         live.current = next;
         live.applied.push(Edit { at: now, set: path.clone(), value: value.clone() });
-        log.push(now, "edit", None, [("set", json!(path)), ("value", json!(value))]);
+        events.push(("edit", vec![("set", json!(path)), ("value", json!(value))]));
     }
-    let s = &live.current;
+    let s = live.current.clone();
+    let mut log = world.resource_mut::<EventLog>();
+    for (kind, detail) in events {
+        log.push(now, kind, None, detail);
+    }
+    let mut channel = world.resource_mut::<Channel>();
     if channel.config != s.channel {
         channel.config = s.channel.clone();
     }
-    coord.0 = s.coordination;
-    let WorldConfig::Traffic(t) = &s.world;
-    if traffic.0 != *t {
-        traffic.0 = t.clone();
-    }
+    world.resource_mut::<CoordinationRes>().0 = s.coordination;
+    s.world.install(world);
 }
 
 /// Adds the whole simulation for `scenario` to an app: the core, its world, and live
 /// edits. The desktop app calls this too.
-pub fn add_simulation(app: &mut App, scenario: &Scenario) {
+pub fn add_simulation<W: WorldSpec>(app: &mut App, scenario: &Scenario<W>) {
     app.add_plugins(SimPlugin(settings(scenario)));
-    match &scenario.world {
-        WorldConfig::Traffic(t) => {
-            app.add_plugins(TrafficPlugin(t.clone()));
-        }
-    }
+    scenario.world.build(app);
     app.insert_resource(LiveScenario::new(scenario));
-    app.add_systems(SimTick, apply_edits.in_set(Phase::Inject).before(sim::faults::apply_faults));
+    app.add_systems(SimTick, apply_edits::<W>.in_set(InjectSet::Edits));
 }
 
-fn settings(scenario: &Scenario) -> SimSettings {
+fn settings<W: WorldSpec>(scenario: &Scenario<W>) -> SimSettings {
     SimSettings {
         seed: scenario.seed,
         dt: scenario.dt,
@@ -146,21 +142,20 @@ fn settings(scenario: &Scenario) -> SimSettings {
     }
 }
 
-/// Starts over inside a running app with `scenario` (same world kind): despawns every
-/// agent, resets all state, clears metrics and events, and spawns afresh. The result is
-/// the same as a new app built from `scenario`.
-pub fn reset(world: &mut World, scenario: &Scenario) {
+/// Starts over inside a running app with `scenario` (same world variant): despawns
+/// every agent, resets all state, clears metrics and events, and spawns afresh. The
+/// result is the same as a new app built from `scenario`.
+pub fn reset<W: WorldSpec>(world: &mut World, scenario: &Scenario<W>) {
     sim::reset_core(world, &settings(scenario));
-    match &scenario.world {
-        WorldConfig::Traffic(t) => crate::worlds::traffic::reset(world, t),
-    }
+    scenario.world.install(world);
+    world.run_schedule(sim::ResetWorld);
     world.insert_resource(LiveScenario::new(scenario));
     world.run_schedule(sim::SpawnWorld);
 }
 
 /// A headless app for `scenario`: no window, no renderer, no wall clock. `threads` sets
 /// the worker count (the first app of a process fixes it for the process).
-pub fn headless_app(scenario: &Scenario, threads: Option<usize>) -> App {
+pub fn headless_app<W: WorldSpec>(scenario: &Scenario<W>, threads: Option<usize>) -> App {
     let mut app = App::new();
     let options = match threads {
         Some(n) => TaskPoolOptions::with_num_threads(n.max(1)),
@@ -215,25 +210,18 @@ pub struct RunOutcome {
 }
 
 /// Why a run to a folder failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Writing an output failed.
+    #[error("{}: {}", .0.display(), .1)]
     Io(std::path::PathBuf, std::io::Error),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::Io(p, e) => write!(f, "{}: {e}", p.display()),
-        }
-    }
 }
 
 /// Runs `scn` headless for its `ticks` and writes metrics.csv, events.jsonl,
 /// summary.json (and agents.csv when `trace`) into `dir`, which must exist.
 /// `progress` is called with the number of ticks done.
-pub fn run_to_dir(
-    scn: &Scenario,
+pub fn run_to_dir<W: WorldSpec>(
+    scn: &Scenario<W>,
     dir: &std::path::Path,
     trace: bool,
     threads: usize,
@@ -304,7 +292,7 @@ mod tests {
         run_ticks(&mut live, 200, |_| {});
         let session = {
             let w = live.world();
-            w.resource::<LiveScenario>().session(w.resource::<Faults>())
+            w.resource::<LiveScenario>().session(w)
         };
         assert_eq!(session.edits.len(), 2);
         assert_eq!(session.edits[0].at, 100);

@@ -12,38 +12,32 @@ use serde_json::{Map, Value, json};
 use super::Timing;
 use crate::scenario::Scenario;
 use crate::sim::{Agent, Channel, Crashed, Decision, EventLog, Metrics, Pose};
+use crate::worlds::WorldSpec;
 
 /// The files a run writes.
 pub const OUTPUT_FILES: [&str; 4] = ["metrics.csv", "summary.json", "events.jsonl", "agents.csv"];
 
 /// Why the output folder cannot be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
     /// It already holds results and `--force` was not given.
+    #[error("{}: already holds results ({}); pass --force to overwrite or choose another --out", .0.display(), .1)]
     HasResults(PathBuf, String),
-    /// It cannot be created or is not a folder.
+    /// It exists and is not a folder.
+    #[error("{}: {}", .0.display(), .1)]
+    NotAFolder(PathBuf, String),
+    /// It cannot be created or cleared.
+    #[error("{}: {}", .0.display(), .1)]
     Io(PathBuf, String),
-}
-
-impl std::fmt::Display for OutDirError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OutDirError::HasResults(p, file) => {
-                write!(
-                    f,
-                    "{}: already holds results ({file}); pass --force to overwrite or choose another --out",
-                    p.display()
-                )
-            }
-            OutDirError::Io(p, m) => write!(f, "{}: {m}", p.display()),
-        }
-    }
 }
 
 /// Creates the output folder, refusing one that holds results unless `force`.
 pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
     if dir.exists() && !dir.is_dir() {
-        return Err(OutDirError::Io(dir.to_path_buf(), "exists and is not a folder".into()));
+        return Err(OutDirError::NotAFolder(
+            dir.to_path_buf(),
+            "exists and is not a folder; --out names the folder the results go in".into(),
+        ));
     }
     if !force {
         for f in OUTPUT_FILES {
@@ -142,7 +136,7 @@ fn jnum(v: f64) -> Value {
 }
 
 /// summary.json as a value. Everything but `timing` is deterministic.
-pub fn summary(world: &World, scn: &Scenario, timing: Timing, threads: usize) -> Value {
+pub fn summary<W: WorldSpec>(world: &World, scn: &Scenario<W>, timing: Timing, threads: usize) -> Value {
     let m = world.resource::<Metrics>();
     let ch = world.resource::<Channel>();
     let log = world.resource::<EventLog>();

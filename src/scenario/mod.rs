@@ -1,21 +1,23 @@
 //! Scenario files: the RON schema shared by all worlds, loading that never panics and
 //! names file, line:column and field on every error, validation of ranges and
 //! combinations, and `--set path=value` overrides validated exactly like the file.
+//! A scenario is generic over its world section (`Scenario<W>`); the scenario files read
+//! by the CLI and the app carry a [`WorldConfig`], the registry of worlds.
 
 pub mod locate;
 mod validate;
 
-pub use validate::live_editable;
+pub use crate::worlds::WorldConfig;
 
-use std::fmt;
 use std::path::Path;
 
 use ron::extensions::Extensions;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::sim::timeline::{self, Timed};
 use crate::sim::{ChannelConfig, Coordination, FaultSpec};
-use crate::worlds::traffic::TrafficConfig;
+use crate::worlds::{Fixed, WorldSpec};
 
 /// The built-in default scenario (the Sugiyama ring), so the app works from any folder.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/traffic_ring.ron");
@@ -23,7 +25,7 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/traffic_ring.ro
 /// A scenario: everything a run needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
+pub struct Scenario<W = WorldConfig> {
     /// Short name (used in outputs).
     pub name: String,
     /// What it shows and what to watch for.
@@ -52,14 +54,7 @@ pub struct Scenario {
     #[serde(default)]
     pub output: OutputConfig,
     /// The world and its settings.
-    pub world: WorldConfig,
-}
-
-/// The world section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum WorldConfig {
-    /// Road traffic.
-    Traffic(TrafficConfig),
+    pub world: W,
 }
 
 /// A parameter change at a tick: `(at: 600, set: "channel.loss", value: "0.3")`.
@@ -103,41 +98,48 @@ pub struct Issue {
     pub message: String,
 }
 
-/// A scenario that cannot be used.
-#[derive(Debug)]
-pub enum ScenarioError {
-    /// The file could not be read.
-    Io { origin: String, message: String },
-    /// Parse or validation problems.
-    Invalid { origin: String, issues: Vec<Issue> },
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ScenarioError::Io { origin, message } => write!(f, "{origin}: {message}"),
-            ScenarioError::Invalid { origin, issues } => {
-                for (k, i) in issues.iter().enumerate() {
-                    if k > 0 {
-                        writeln!(f)?;
-                    }
-                    write!(f, "{origin}")?;
-                    if let Some((l, c)) = i.at {
-                        write!(f, ":{l}:{c}")?;
-                    }
-                    if i.field.is_empty() {
-                        write!(f, ": {}", i.message)?;
-                    } else {
-                        write!(f, ": field `{}`: {}", i.field, i.message)?;
-                    }
-                }
-                Ok(())
-            }
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((l, c)) = self.at {
+            write!(f, "{l}:{c}: ")?;
+        }
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "field `{}`: {}", self.field, self.message)
         }
     }
 }
 
-impl std::error::Error for ScenarioError {}
+/// A scenario that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{origin}: {message}")]
+    Io { origin: String, message: String },
+    /// Parse or validation problems.
+    #[error("{}", render_issues(origin, issues))]
+    Invalid { origin: String, issues: Vec<Issue> },
+}
+
+fn render_issues(origin: &str, issues: &[Issue]) -> String {
+    let lines: Vec<String> = issues
+        .iter()
+        .map(|i| {
+            let mut s = origin.to_string();
+            if let Some((l, c)) = i.at {
+                s.push_str(&format!(":{l}:{c}"));
+            }
+            if i.field.is_empty() {
+                s.push_str(&format!(": {}", i.message));
+            } else {
+                s.push_str(&format!(": field `{}`: {}", i.field, i.message));
+            }
+            s
+        })
+        .collect();
+    lines.join("\n")
+}
 
 impl ScenarioError {
     /// The issues (empty for I/O errors).
@@ -151,25 +153,48 @@ impl ScenarioError {
 
 /// Reads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_file_as(path)
+}
+
+/// [`load_file`] for a scenario of any world.
+pub fn load_file_as<W: WorldSpec>(path: &Path) -> Result<Scenario<W>, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError::Io {
         origin: origin.clone(),
         message: match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
+            std::io::ErrorKind::IsADirectory => "is a folder, not a scenario file".to_string(),
             _ => format!("cannot read: {e}"),
         },
     })?;
-    load_str(&text, &origin)
+    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Io {
+        origin: origin.clone(),
+        message: format!(
+            "not UTF-8 text (byte {} is not valid UTF-8): is this a scenario file?",
+            e.utf8_error().valid_up_to()
+        ),
+    })?;
+    load_str_as(&text, &origin)
 }
 
 fn ron_options() -> ron::Options {
-    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME)
+    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME).with_recursion_limit(RECURSION_LIMIT)
 }
 
 /// Parses and validates scenario text; `origin` names it in errors.
 pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    let scn: Scenario = ron_options()
+    load_str_as(text, origin)
+}
+
+/// The text without a leading UTF-8 byte-order mark (as Windows editors write one).
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// [`load_str`] for a scenario of any world.
+pub fn load_str_as<W: WorldSpec>(text: &str, origin: &str) -> Result<Scenario<W>, ScenarioError> {
+    let text = without_bom(text);
+    let scn: Scenario<W> = ron_options()
         .from_str(text)
         .map_err(|e| ScenarioError::Invalid { origin: origin.to_string(), issues: vec![parse_issue(text, &e)] })?;
     let problems = validate::validate(&scn);
@@ -234,6 +259,11 @@ fn parse_issue(text: &str, e: &ron::error::SpannedError) -> Issue {
         E::ExpectedString => format!("expected a text in double quotes, found `{found}`"),
         E::ExpectedBoolean => format!("expected `true` or `false`, found `{found}`"),
         E::Eof => "unexpected end of file".to_string(),
+        E::ExceededRecursionLimit => {
+            format!(
+                "brackets are nested too deeply here (more than {RECURSION_LIMIT} levels): is this a scenario file?"
+            )
+        }
         E::TrailingCharacters => format!("unexpected `{found}` after the end of the scenario"),
         E::ExpectedMapColon => format!("expected a `:` after the field name, found `{found}`"),
         E::ExpectedIdentifier | E::InvalidIdentifier(_) | E::SuggestRawIdentifier(_) => {
@@ -271,7 +301,10 @@ fn parse_issue(text: &str, e: &ron::error::SpannedError) -> Issue {
     Issue { at: Some(locate::line_col(text, off)), field, message }
 }
 
-impl Scenario {
+/// How deep brackets may nest in a scenario file (ron's own limit).
+const RECURSION_LIMIT: usize = 128;
+
+impl<W: WorldSpec> Scenario<W> {
     /// The scenario as RON text that [`load_str`] accepts.
     pub fn to_ron(&self) -> String {
         let cfg = ron::ser::PrettyConfig::default().struct_names(false).indentor("  ".to_string());
@@ -280,14 +313,32 @@ impl Scenario {
 
     /// A copy with `path` set to `value` (a JSON/RON literal; bare words are strings,
     /// which is how enum variants are written), validated like a file.
-    pub fn with_set(&self, path: &str, value: &str) -> Result<Scenario, Issue> {
-        let fail = |message: String| Issue { at: None, field: path.to_string(), message };
-        let mut root = serde_json::to_value(self).map_err(|e| fail(e.to_string()))?;
-        let new: Value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
-        set_path(&mut root, path, new).map_err(fail)?;
-        let scn: Scenario = serde_json::from_value(root).map_err(|e| fail(format!("cannot set to `{value}`: {e}")))?;
+    pub fn with_set(&self, path: &str, value: &str) -> Result<Scenario<W>, Issue> {
+        self.with_sets(&[(path.to_string(), value.to_string())]).map_err(|(_, i)| i)
+    }
+
+    /// A copy with every `(path, value)` applied in order, then validated once (so two
+    /// overrides that only make sense together are accepted in either order). An error
+    /// comes with the index of the override it concerns (the last one to touch the
+    /// field), or `None` when the problem lies elsewhere.
+    pub fn with_sets(&self, sets: &[(String, String)]) -> Result<Scenario<W>, (Option<usize>, Issue)> {
+        let mut root = serde_json::to_value(self)
+            .map_err(|e| (None, Issue { at: None, field: String::new(), message: e.to_string() }))?;
+        for (k, (path, value)) in sets.iter().enumerate() {
+            let fail = |message: String| (Some(k), Issue { at: None, field: path.clone(), message });
+            let new: Value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.clone()));
+            set_path(&mut root, path, new).map_err(fail)?;
+            // The type is checked override by override, so a wrong type names its --set.
+            serde_json::from_value::<Scenario<W>>(root.clone())
+                .map_err(|e| fail(format!("cannot set to `{value}`: {}", friendly_type_error(&e.to_string()))))?;
+        }
+        let scn: Scenario<W> = serde_json::from_value(root).map_err(|e| {
+            (None, Issue { at: None, field: String::new(), message: friendly_type_error(&e.to_string()) })
+        })?;
         if let Some((f, m)) = validate::validate(&scn).into_iter().next() {
-            return Err(Issue { at: None, field: f, message: m });
+            // Blame the last override that set this field or one inside or around it.
+            let owner = sets.iter().rposition(|(p, _)| related(p, &f));
+            return Err((owner, Issue { at: None, field: f, message: m }));
         }
         Ok(scn)
     }
@@ -300,12 +351,100 @@ impl Scenario {
 
     /// Number of agents the world spawns (ids are 0..count).
     pub fn agent_count(&self) -> u64 {
-        match &self.world {
-            WorldConfig::Traffic(t) => {
-                let fixed = u64::from(t.vehicles) + 1 + u64::from(t.controller.sectors);
-                fixed + crate::worlds::traffic::network::light_count(&t.road)
-            }
+        self.world.agent_count()
+    }
+
+    /// Drops everything scheduled at or after `ticks` — faults, edits and the world's own
+    /// events — and returns a line saying what was dropped for each (a run shortened with
+    /// `--ticks`, a session exported part way).
+    pub fn truncate_timeline(&mut self, ticks: u64) -> Vec<String> {
+        let mut said = Vec::new();
+        let faults = self.faults.clone();
+        for k in timeline::truncate(&mut self.faults, ticks) {
+            let f = &faults[k];
+            said.push(format!("faults[{k}] ({} at tick {}) starts after the run's end", f.fault.name(), f.at()));
         }
+        let mut k = 0;
+        self.edits.retain(|e| {
+            let keep = e.at < ticks;
+            if !keep {
+                said.push(format!("edits[{k}] ({} = {} at tick {}) comes after the run's end", e.set, e.value, e.at));
+            }
+            k += 1;
+            keep
+        });
+        said.extend(self.world.truncate_events(ticks));
+        said
+    }
+}
+
+/// Whether an override of `set` concerns the problem at `field` (the same field, one
+/// inside it, or the section holding it).
+fn related(set: &str, field: &str) -> bool {
+    let norm = |p: &str| p.replace('[', ".[");
+    let (a, b) = (norm(set), norm(field));
+    a == b || b.starts_with(&format!("{a}.")) || a.starts_with(&format!("{b}."))
+}
+
+/// serde's type errors in the words the file loader uses (`expected u32` is `expected a
+/// whole number of 0 or more`).
+fn friendly_type_error(msg: &str) -> String {
+    let mut m = msg.to_string();
+    for (raw, nice) in [
+        ("expected u8", "expected a whole number of 0 or more"),
+        ("expected u16", "expected a whole number of 0 or more"),
+        ("expected u32", "expected a whole number of 0 or more"),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected `true` or `false`"),
+        ("expected a string", "expected a text in double quotes"),
+    ] {
+        m = m.replace(raw, nice);
+    }
+    m = m.replace("invalid type: string", "found the text").replace("invalid type: floating point", "found the number");
+    m = m.replace("invalid type: integer", "found the number").replace("invalid value: integer", "found the number");
+    m
+}
+
+/// Whether a running world can go from `old` to `new` (some settings only apply at start).
+pub fn live_editable<W: WorldSpec>(old: &Scenario<W>, new: &Scenario<W>) -> Result<(), String> {
+    if old.seed != new.seed || old.dt != new.dt {
+        return Err("seed and dt cannot change while running".into());
+    }
+    let (a, b) = (serde_json::to_value(old).ok(), serde_json::to_value(new).ok());
+    let (Some(a), Some(b)) = (a, b) else { return Err("cannot compare the settings".into()) };
+    if old.world.variant() != new.world.variant() {
+        return Err(format!(
+            "the world cannot change while running ({} to {})",
+            old.world.variant(),
+            new.world.variant()
+        ));
+    }
+    for f in old.world.fixed_at_start() {
+        let (path, why, variant) = match f {
+            Fixed::Value(p, m) => (p, m, false),
+            Fixed::Variant(p, m) => (p, m, true),
+        };
+        let (x, y) = (get_path(&a, path), get_path(&b, path));
+        let same = if variant { x.map(variant_name) == y.map(variant_name) } else { x == y };
+        if !same {
+            return Err(why.to_string());
+        }
+    }
+    old.world.check_live(&new.world)
+}
+
+/// The variant a JSON value holds: the key of a one-key object (`{"Idm": {...}}`), or the
+/// text of a unit variant.
+fn variant_name(v: &Value) -> Option<String> {
+    match v {
+        Value::Object(m) if m.len() == 1 => m.keys().next().cloned(),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
     }
 }
 

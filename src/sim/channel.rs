@@ -13,6 +13,7 @@ use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::faults::Rect;
+use super::registry::MetricSpec;
 use super::spatial::GridIndex;
 use super::{Agent, AgentId, AgentKind, Crashed, Pose, SimClock, rng};
 
@@ -152,6 +153,19 @@ impl CommStats {
         "mean_latency_ticks",
         "msgs_relayed",
         "msgs_in_flight",
+    ];
+
+    /// The metric columns with their units and how a row summarises them.
+    pub const SPECS: [MetricSpec; 9] = [
+        MetricSpec::gauge("msgs_sent", "messages"),
+        MetricSpec::gauge("msgs_delivered", "messages"),
+        MetricSpec::gauge("msgs_dropped_loss", "messages"),
+        MetricSpec::gauge("msgs_dropped_bandwidth", "messages"),
+        MetricSpec::gauge("msgs_dropped_range", "messages"),
+        MetricSpec::gauge("bytes_sent", "bytes"),
+        MetricSpec::gauge("mean_latency_ticks", "ticks"),
+        MetricSpec::gauge("msgs_relayed", "messages"),
+        MetricSpec::gauge("msgs_in_flight", "messages"),
     ];
 
     /// Mean delivery latency of this tick's deliveries (0 with none).

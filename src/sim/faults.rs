@@ -1,5 +1,5 @@
 //! Fault injection shared by all worlds: a timeline from the scenario plus the same
-//! faults injected at run time through [`Faults::inject`]. Crashes, loss and latency
+//! faults injected at run time through [`Faults::inject`], kept on a [`Timeline`]. Crashes, loss and latency
 //! spikes, network partitions and regional blackouts; every start and end is logged.
 
 use bevy::prelude::*;
@@ -7,6 +7,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::timeline::{Active, Timeline};
 use super::{Agent, AgentId, AgentKind, Channel, Crashed, EventLog, SimClock, rng};
 
 /// An axis-aligned rectangle in world metres.
@@ -81,78 +82,65 @@ pub struct FaultSpec {
     pub ended_at: Option<u64>,
 }
 
-/// A fault in force.
-#[derive(Clone, Debug)]
-pub struct ActiveFault {
-    /// Its number (timeline order, then run-time injections).
-    pub id: u32,
-    /// Its place in start order (0 = first fault to start). Logs and random draws use
-    /// this, so a session exported with run-time faults replays identically.
-    pub ordinal: u32,
-    /// Its specification.
-    pub spec: FaultSpec,
-    /// Tick it ends at (exclusive), if it ends.
-    pub ends: Option<u64>,
-    /// Agents it crashed.
-    pub affected: Vec<AgentId>,
+impl super::timeline::Timed for FaultSpec {
+    fn at(&self) -> u64 {
+        self.at
+    }
+    fn set_at(&mut self, at: u64) {
+        self.at = at;
+    }
+    fn duration(&self) -> Option<u64> {
+        self.duration
+    }
+    fn ended_at(&self) -> Option<u64> {
+        self.ended_at
+    }
+    fn set_ended_at(&mut self, tick: Option<u64>) {
+        self.ended_at = tick;
+    }
 }
+
+/// A fault in force.
+pub type ActiveFault = Active<FaultSpec>;
 
 /// The fault timeline, the faults in force, and the run-time API.
 #[derive(Resource, Debug)]
 pub struct Faults {
-    scheduled: Vec<(u32, FaultSpec)>,
-    active: Vec<ActiveFault>,
-    end_requests: Vec<u32>,
-    next_id: u32,
+    /// Scheduled, active and past faults.
+    pub timeline: Timeline<FaultSpec>,
     seed: u64,
-    /// Every fault that has started, with the tick it actually ended (for session export).
-    pub history: Vec<(u32, FaultSpec, Option<u64>)>,
-    started: u32,
 }
 
 impl Faults {
     /// A timeline from the scenario.
     pub fn new(timeline: Vec<FaultSpec>, seed: u64) -> Self {
-        let mut scheduled: Vec<(u32, FaultSpec)> =
-            timeline.into_iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
-        scheduled.sort_by_key(|(i, f)| (f.at, *i));
-        let next_id = scheduled.len() as u32;
-        Faults {
-            scheduled,
-            active: Vec::new(),
-            end_requests: Vec::new(),
-            next_id,
-            seed,
-            history: Vec::new(),
-            started: 0,
-        }
+        Faults { timeline: Timeline::new(timeline), seed }
     }
 
     /// Injects a fault at run time: it starts at the next tick's Inject phase (or at `at`
     /// if that is later). Returns its id.
     pub fn inject(&mut self, spec: FaultSpec) -> u32 {
-        let id = self.next_id;
-        self.next_id += 1;
-        let pos = self.scheduled.partition_point(|(_, f)| f.at <= spec.at);
-        self.scheduled.insert(pos, (id, spec));
-        id
+        self.timeline.inject(spec)
     }
 
     /// Ends an active fault at the next tick's Inject phase.
     pub fn end(&mut self, id: u32) {
-        if !self.end_requests.contains(&id) {
-            self.end_requests.push(id);
-        }
+        self.timeline.end(id);
     }
 
     /// Faults in force.
     pub fn active(&self) -> &[ActiveFault] {
-        &self.active
+        self.timeline.active()
     }
 
     /// Faults still to start.
     pub fn scheduled(&self) -> impl Iterator<Item = &FaultSpec> {
-        self.scheduled.iter().map(|(_, f)| f)
+        self.timeline.scheduled()
+    }
+
+    /// Every fault that has started, with the tick it ended (for session export).
+    pub fn history(&self) -> &[(u32, FaultSpec, Option<u64>)] {
+        &self.timeline.history
     }
 }
 
@@ -170,26 +158,15 @@ pub(crate) fn apply_faults(
     let f = &mut *faults;
 
     // End faults that expire now or were asked to end.
-    let mut ended: Vec<ActiveFault> = Vec::new();
-    let requests = std::mem::take(&mut f.end_requests);
-    f.active.retain(|a| {
-        let done = a.ends.is_some_and(|e| e <= now) || requests.contains(&a.id);
-        if done {
-            ended.push(a.clone());
-        }
-        !done
-    });
+    let ended = f.timeline.take_ended(now);
     for a in &ended {
-        let still: Vec<AgentId> = f.active.iter().flat_map(|o| o.affected.iter().copied()).collect();
+        let still: Vec<AgentId> = f.timeline.active().iter().flat_map(|o| o.affected.iter().copied()).collect();
         let mut recovered = 0u64;
         for (entity, agent, crashed) in agents.iter() {
             if crashed && a.affected.contains(&agent.id) && !still.contains(&agent.id) {
                 commands.entity(entity).remove::<Crashed>();
                 recovered += 1;
             }
-        }
-        if let Some(h) = f.history.iter_mut().find(|h| h.0 == a.id) {
-            h.2 = Some(now);
         }
         log.push(
             now,
@@ -200,10 +177,9 @@ pub(crate) fn apply_faults(
     }
 
     // Start faults due now.
-    while f.scheduled.first().is_some_and(|(_, s)| s.at <= now) {
-        let (id, spec) = f.scheduled.remove(0);
-        let ordinal = f.started;
-        f.started += 1;
+    while let Some(start) = f.timeline.next_due(now) {
+        let ordinal = start.ordinal;
+        let spec = &start.spec;
         let mut affected = Vec::new();
         if let FaultKind::Crash { kind, fraction, agents: ids } = &spec.fault {
             let mut pool: Vec<(AgentId, Entity)> = agents
@@ -235,10 +211,6 @@ pub(crate) fn apply_faults(
                 affected.push(aid);
             }
         }
-        let ends = match (spec.duration.map(|d| now + d), spec.ended_at) {
-            (Some(d), Some(e)) => Some(d.min(e)),
-            (d, e) => d.or(e),
-        };
         let mut detail = vec![("fault", json!(ordinal)), ("type", json!(spec.fault.name()))];
         if let Some(d) = spec.duration {
             detail.push(("duration", json!(d)));
@@ -255,8 +227,7 @@ pub(crate) fn apply_faults(
             _ => {}
         }
         log.push(now, "fault_start", None, detail);
-        f.history.push((id, FaultSpec { at: now, ..spec.clone() }, None));
-        f.active.push(ActiveFault { id, ordinal, spec, ends, affected });
+        f.timeline.activate(now, start, affected);
     }
 
     // Channel effects of what is in force.
@@ -264,7 +235,7 @@ pub(crate) fn apply_faults(
     let mut latency = 0;
     let mut partitions = Vec::new();
     let mut blackouts = Vec::new();
-    for a in &f.active {
+    for a in f.timeline.active() {
         match &a.spec.fault {
             FaultKind::Loss { loss } => keep_loss *= 1.0 - loss,
             FaultKind::Latency { extra_ticks } => latency += extra_ticks,

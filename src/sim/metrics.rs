@@ -1,8 +1,12 @@
-//! Named time series recorded every N ticks: worlds register columns and set values each
-//! tick; the core appends a row after the world's measure systems have run.
+//! Named time series recorded every N ticks: worlds register columns (see
+//! [`super::SimAppExt`]) and set values each tick; the core appends a row after the
+//! world's measure systems have run. A row describes the whole interval it closes: a
+//! state is sampled at the row's tick, a per-tick count is summed over the interval, a
+//! per-event mean is averaged over the events of the interval (see [`Agg`]).
 
 use bevy::prelude::*;
 
+use super::registry::{Agg, MetricSpec};
 use super::{Agent, Channel, SimClock};
 
 /// A world's own part of summary.json, computed from the world at the end of a run (the
@@ -14,7 +18,17 @@ pub struct WorldSummary(pub fn(&World) -> serde_json::Value);
 #[derive(Resource, Debug, Clone)]
 pub struct Metrics {
     columns: Vec<&'static str>,
+    aggs: Vec<Agg>,
     current: Vec<f64>,
+    /// Per column: the sum over the interval so far (`Sum`), or the weighted sum and the
+    /// weights (`WeightedMean`).
+    acc: Vec<f64>,
+    weights: Vec<f64>,
+    weight_now: Vec<f64>,
+    /// The tick generation each column was last set in: a count not set in a tick
+    /// counts 0 there, not its previous value again.
+    set_in: Vec<u64>,
+    generation: u64,
     rows: Vec<Vec<f64>>,
     record_every: u64,
     /// Keep only the newest rows in memory (the desktop app); `None` keeps all.
@@ -29,7 +43,13 @@ impl Metrics {
     pub fn new(record_every: u64) -> Self {
         Metrics {
             columns: Vec::new(),
+            aggs: Vec::new(),
             current: Vec::new(),
+            acc: Vec::new(),
+            weights: Vec::new(),
+            weight_now: Vec::new(),
+            set_in: Vec::new(),
+            generation: 0,
             rows: Vec::new(),
             record_every: record_every.max(1),
             keep_last: None,
@@ -40,18 +60,43 @@ impl Metrics {
     /// Drops every recorded row and zeroes the current values; keeps the columns.
     pub fn clear(&mut self, record_every: u64) {
         self.rows.clear();
-        self.current.iter_mut().for_each(|v| *v = 0.0);
+        for v in [&mut self.current, &mut self.acc, &mut self.weights, &mut self.weight_now] {
+            v.iter_mut().for_each(|v| *v = 0.0);
+        }
+        self.set_in.iter_mut().for_each(|g| *g = u64::MAX);
+        self.generation = 0;
         self.record_every = record_every.max(1);
     }
 
-    /// Adds a column (idempotent); returns its index.
+    /// Adds a column sampled at the row's tick (idempotent); returns its index.
     pub fn register(&mut self, name: &'static str) -> usize {
-        if let Some(i) = self.index(name) {
+        self.register_spec(MetricSpec::gauge(name, ""))
+    }
+
+    /// Adds a column (idempotent by name); returns its index.
+    pub fn register_spec(&mut self, spec: MetricSpec) -> usize {
+        if let Some(i) = self.index(spec.name) {
             return i;
         }
-        self.columns.push(name);
-        self.current.push(0.0);
+        self.columns.push(spec.name);
+        self.aggs.push(spec.agg);
+        for v in [&mut self.current, &mut self.acc, &mut self.weights, &mut self.weight_now] {
+            v.push(0.0);
+        }
+        self.set_in.push(u64::MAX);
         self.columns.len() - 1
+    }
+
+    /// Adds every registered column not yet present, in order.
+    pub fn set_columns(&mut self, specs: &[MetricSpec]) {
+        for s in specs {
+            self.register_spec(*s);
+        }
+    }
+
+    /// How column `name` summarises an interval.
+    pub fn agg(&self, name: &str) -> Option<Agg> {
+        self.index(name).map(|i| self.aggs[i])
     }
 
     /// Index of a column.
@@ -67,9 +112,81 @@ impl Metrics {
         match i {
             Some(i) => {
                 self.current[i] = value;
+                self.set_in[i] = self.generation;
                 self.next = i + 1;
             }
             None => debug_assert!(false, "metric column {name} was never registered"),
+        }
+    }
+
+    /// Sets this tick's value of a per-event mean column and how many events it averages
+    /// (the row is the mean over all the interval's events).
+    pub fn set_weighted(&mut self, name: &str, value: f64, weight: f64) {
+        self.set(name, value);
+        if let Some(i) = self.index(name) {
+            self.weight_now[i] = weight;
+        }
+    }
+
+    /// Closes this tick: adds it to the interval and appends the row when one is due at
+    /// `done` ticks; clears counts that nothing set this tick.
+    fn close_tick(&mut self, done: u64) {
+        for i in 0..self.columns.len() {
+            let set = self.set_in[i] == self.generation;
+            match self.aggs[i] {
+                Agg::Last => {}
+                Agg::Sum => {
+                    if set {
+                        self.acc[i] += self.current[i];
+                    }
+                }
+                Agg::WeightedMean => {
+                    if set {
+                        self.acc[i] += self.current[i] * self.weight_now[i];
+                        self.weights[i] += self.weight_now[i];
+                    }
+                }
+            }
+        }
+        self.generation += 1;
+        if !done.is_multiple_of(self.record_every) {
+            return;
+        }
+        self.push_row();
+    }
+
+    /// Appends a row for the interval since the last one and starts the next interval.
+    fn push_row(&mut self) {
+        let row: Vec<f64> = (0..self.columns.len())
+            .map(|i| match self.aggs[i] {
+                Agg::Last => self.current[i],
+                Agg::Sum => self.acc[i],
+                Agg::WeightedMean => {
+                    if self.weights[i] > 0.0 {
+                        self.acc[i] / self.weights[i]
+                    } else {
+                        0.0
+                    }
+                }
+            })
+            .collect();
+        self.acc.iter_mut().for_each(|v| *v = 0.0);
+        self.weights.iter_mut().for_each(|v| *v = 0.0);
+        self.rows.push(row);
+        if let Some(k) = self.keep_last
+            && self.rows.len() > k
+        {
+            let excess = self.rows.len() - k;
+            self.rows.drain(0..excess);
+        }
+    }
+
+    /// Records the interval still open at the end of a run (when the run's length is not
+    /// a multiple of `record_every`), so the rows cover every tick. `done` is the number of
+    /// ticks run; nothing happens when the last row is already at `done`.
+    pub fn finish_run(&mut self, done: u64) {
+        if done > 0 && !done.is_multiple_of(self.record_every) {
+            self.push_row();
         }
     }
 
@@ -121,14 +238,9 @@ pub(crate) fn record_row(
     for (name, v) in stats.values() {
         metrics.set(name, v);
     }
-    if done.is_multiple_of(metrics.record_every) {
-        let row = metrics.current.clone();
-        metrics.rows.push(row);
-        if let Some(k) = metrics.keep_last
-            && metrics.rows.len() > k
-        {
-            let excess = metrics.rows.len() - k;
-            metrics.rows.drain(0..excess);
-        }
+    let delivered = stats.delivered as f64;
+    if let Some(i) = metrics.index("mean_latency_ticks") {
+        metrics.weight_now[i] = delivered;
     }
+    metrics.close_tick(done);
 }

@@ -1,13 +1,17 @@
 //! The simulation core: the tick clock and its phases, the components every agent shares,
 //! and the plugin that wires the channel, faults, metrics and event log together.
-//! Nothing here knows about windows or rendering.
+//! Nothing here knows about windows or rendering, and nothing here names a world: worlds
+//! register their agent kinds, message kinds and metric columns through [`SimAppExt`].
 
 pub mod channel;
 pub mod events;
 pub mod faults;
+pub mod kind;
 pub mod metrics;
+pub mod registry;
 pub mod rng;
 pub mod spatial;
+pub mod timeline;
 
 use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
@@ -16,8 +20,11 @@ use serde::{Deserialize, Serialize};
 pub use channel::{Channel, ChannelConfig, CommStats, Dest, Inbox, Message, Outbox, Topology};
 pub use events::EventLog;
 pub use faults::{FaultKind, FaultSpec, Faults, Rect};
+pub use kind::AgentKind;
 pub use metrics::{Metrics, WorldSummary};
+pub use registry::{Agg, MessageKind, MetricGroup, MetricSpec, Registry, SimAppExt};
 pub use rng::AgentRng;
+pub use timeline::{Timed, Timeline};
 
 /// The schedule that advances the world by exactly one tick. Nothing runs it on a wall
 /// clock: the headless runner calls it in a loop, the desktop app paces it per frame.
@@ -44,6 +51,35 @@ pub enum Phase {
     Measure,
 }
 
+/// Sub-sets of [`Phase::Inject`], chained in this order: live and scheduled parameter
+/// edits, faults, attacks, then the world's own events and reactions to the edits.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InjectSet {
+    Edits,
+    Faults,
+    Attacks,
+    World,
+}
+
+/// Sub-sets of [`Phase::Communicate`], chained in this order: adversaries tamper with
+/// what agents queued, the channel routes and delivers, receivers verify what arrived.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CommunicateSet {
+    Tamper,
+    Route,
+    Verify,
+}
+
+/// Sub-sets of [`Phase::Measure`], chained in this order: the world's metrics and events,
+/// cross-cutting layers' (security, the app's inspector), then the row is recorded and
+/// the clock advances.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MeasureSet {
+    World,
+    Layers,
+    Record,
+}
+
 /// Simulated time: the integer tick and the tick length.
 #[derive(Resource, Clone, Debug)]
 pub struct SimClock {
@@ -68,28 +104,6 @@ impl SimClock {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AgentId(pub u32);
 
-/// What sort of agent an entity is. Fault specs and broadcast scopes select by kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum AgentKind {
-    /// A road vehicle (human-driven or automated).
-    Vehicle,
-    /// A roadside or central traffic controller.
-    Controller,
-    /// A traffic light at a signalized intersection.
-    TrafficLight,
-}
-
-impl AgentKind {
-    /// The lower-case name used in outputs.
-    pub fn name(self) -> &'static str {
-        match self {
-            AgentKind::Vehicle => "vehicle",
-            AgentKind::Controller => "controller",
-            AgentKind::TrafficLight => "traffic_light",
-        }
-    }
-}
-
 /// Identity shared by every agent.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct Agent {
@@ -107,20 +121,6 @@ pub struct Pose {
     pub y: f32,
     pub heading: f32,
     pub speed: f32,
-}
-
-/// What the agent sensed this tick: the other agent (or object) that constrains it most,
-/// how far away it is and how fast it moves.
-#[derive(Component, Clone, Copy, Debug, Default)]
-pub struct Perception {
-    /// Tick of the last sensing.
-    pub tick: u64,
-    /// The constraining agent, if one is within sensor range.
-    pub target: Option<AgentId>,
-    /// Free distance to it (bumper to bumper for vehicles), metres.
-    pub distance_m: f32,
-    /// Its speed, m/s.
-    pub target_speed_mps: f32,
 }
 
 /// The action an agent chose and why, in short machine-readable words.
@@ -157,9 +157,9 @@ pub enum Coordination {
     None,
     /// Agents coordinate peer to peer through the channel.
     Decentralized,
-    /// One controller collects reports and issues advice.
+    /// One coordinating agent collects reports and issues advice.
     Centralized,
-    /// Regional controllers under a central one.
+    /// Regional coordinators under a central one.
     Hierarchical,
 }
 
@@ -226,28 +226,44 @@ impl Plugin for SimPlugin {
             )
                 .chain(),
         );
+        app.configure_sets(
+            SimTick,
+            (InjectSet::Edits, InjectSet::Faults, InjectSet::Attacks, InjectSet::World).chain(),
+        );
+        app.configure_sets(
+            SimTick,
+            (InjectSet::Edits, InjectSet::Faults, InjectSet::Attacks, InjectSet::World).in_set(Phase::Inject),
+        );
+        app.configure_sets(SimTick, (CommunicateSet::Tamper, CommunicateSet::Route, CommunicateSet::Verify).chain());
+        app.configure_sets(
+            SimTick,
+            (CommunicateSet::Tamper, CommunicateSet::Route, CommunicateSet::Verify).in_set(Phase::Communicate),
+        );
+        app.configure_sets(SimTick, (MeasureSet::World, MeasureSet::Layers, MeasureSet::Record).chain());
+        app.configure_sets(SimTick, (MeasureSet::World, MeasureSet::Layers, MeasureSet::Record).in_set(Phase::Measure));
         app.insert_resource(Metrics::new(s.record_every));
+        app.register_metrics(
+            MetricGroup::Core,
+            &[
+                MetricSpec::gauge("tick", "ticks"),
+                MetricSpec::gauge("time_s", "s"),
+                MetricSpec::gauge("agents", "agents"),
+            ],
+        );
+        app.register_metrics(MetricGroup::Channel, &CommStats::SPECS);
         insert_state(app.world_mut(), s);
         app.add_schedule(Schedule::new(SpawnWorld));
+        app.add_schedule(Schedule::new(ResetWorld));
         app.add_systems(Startup, |world: &mut World| world.run_schedule(SpawnWorld));
-        app.add_systems(SimTick, faults::apply_faults.in_set(Phase::Inject));
-        app.add_systems(SimTick, channel::communicate.in_set(Phase::Communicate));
-        app.add_systems(
-            SimTick,
-            (metrics::record_row, advance_clock).chain().in_set(Phase::Measure).after(MeasureSet::World),
-        );
-        app.configure_sets(SimTick, MeasureSet::World.in_set(Phase::Measure));
-        let mut m = app.world_mut().resource_mut::<Metrics>();
-        m.register("tick");
-        m.register("time_s");
-        m.register("agents");
+        app.add_systems(SimTick, faults::apply_faults.in_set(InjectSet::Faults));
+        app.add_systems(SimTick, channel::communicate.in_set(CommunicateSet::Route));
+        app.add_systems(SimTick, (metrics::record_row, advance_clock).chain().in_set(MeasureSet::Record));
     }
 
     fn finish(&self, app: &mut App) {
-        let mut m = app.world_mut().resource_mut::<Metrics>();
-        for c in CommStats::COLUMNS {
-            m.register(c);
-        }
+        // Every plugin has built by now, so every column is registered.
+        let specs = app.world_mut().get_resource_or_init::<Registry>().metrics();
+        app.world_mut().resource_mut::<Metrics>().set_columns(&specs);
     }
 }
 
@@ -268,20 +284,20 @@ fn insert_state(world: &mut World, s: &SimSettings) {
     world.resource_mut::<Metrics>().clear(s.record_every);
 }
 
+/// The schedule in which worlds put their state back to the start of a run for the
+/// settings in force; it runs on [`reset`](reset_core), before [`SpawnWorld`].
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ResetWorld;
+
 /// Starts the run over: despawns every agent and resets the core's state for `s`. The
-/// world resets its own state, then [`SpawnWorld`] runs (see `runner::reset`).
+/// world then resets its own state in [`ResetWorld`] and [`SpawnWorld`] runs (see
+/// `runner::reset`).
 pub fn reset_core(world: &mut World, s: &SimSettings) {
     let agents: Vec<Entity> = world.query_filtered::<Entity, With<Agent>>().iter(world).collect();
     for e in agents {
         world.despawn(e);
     }
     insert_state(world, s);
-}
-
-/// Worlds put their metric systems in this set; the row is recorded after it.
-#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MeasureSet {
-    World,
 }
 
 fn advance_clock(mut clock: ResMut<SimClock>) {

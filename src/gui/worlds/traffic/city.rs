@@ -4,19 +4,20 @@
 //!
 //! Everything is batched like the ring's vehicles (see [`super::batch`]): the roads are one
 //! mesh rebuilt only when the map or the zoom level changes, the lights, box highlights and
-//! heat map one mesh each rewritten in place every frame. Vehicles are drawn by the shared
-//! vehicle batch in [`super::traffic`].
+//! heat map one mesh each rewritten in place every frame. Vehicles are drawn by the traffic
+//! world's vehicle batch ([`super`]).
 
 use bevy::prelude::*;
 
-use super::batch::{GlyphBuffers, spawn_batch, speed_color};
-use super::camera::{FitRequest, WorldBounds, WorldCamera};
-use super::traffic::{AgentIndex, camera_scale, top_speed};
-use super::{Overlays, Selection};
+use super::top_speed;
+use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
+use crate::gui::batch::{GlyphBuffers, spawn_batch, speed_color};
+use crate::gui::camera::{FitRequest, WorldBounds, WorldCamera};
+use crate::gui::{Overlays, Selection};
 use crate::sim::SimClock;
+use crate::worlds::traffic::TrafficParams;
 use crate::worlds::traffic::city::{Car, CityMap, CityState, Hold, MovLight, NONE};
 use crate::worlds::traffic::network::{LANE_W, LaneKind, Network, Turn};
-use crate::worlds::traffic::ring::TrafficParams;
 
 /// Road surface, the same grey as the ring road.
 const ASPHALT: Color = Color::srgb(0.28, 0.29, 0.31);
@@ -363,13 +364,14 @@ struct CityDrawing {
     link_cars: Vec<u32>,
 }
 
-/// Registers the city drawing systems; they only run in an app whose world is a city.
-pub fn plugin(app: &mut App) {
-    app.add_systems(Startup, setup.run_if(resource_exists::<CityMap>)).add_systems(
+/// Registers the city drawing systems (the traffic plugin adds them for a city).
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<super::controls::CityOverlays>().add_systems(Startup, setup).add_systems(
         Update,
         (sync_map, draw_roads, draw_lights, draw_highlights, draw_heat, draw_route)
             .chain()
-            .after(super::traffic::DrawAgents)
+            .in_set(DrawSet::World)
+            .after(super::draw_agents)
             .run_if(resource_exists::<CityDrawing>.and_then(resource_exists::<CityMap>)),
     );
 }
@@ -465,7 +467,7 @@ fn draw_lights(
 fn draw_highlights(
     map: Res<CityMap>,
     st: Res<CityState>,
-    overlays: Res<Overlays>,
+    overlays: Res<super::controls::CityOverlays>,
     camera: Single<&Projection, With<WorldCamera>>,
     mut drawing: ResMut<CityDrawing>,
     mut meshes: ResMut<Assets<Mesh>>,
@@ -551,7 +553,7 @@ fn draw_route(
     };
     let scale = camera_scale(&camera);
     // Start just ahead of the car's glyph (centred on its front bumper) so the line does not hide it.
-    let glyph = super::traffic::vehicle_length(&params).max(5.0 * scale);
+    let glyph = super::vehicle_length(&params).max(5.0 * scale);
     let start = match map.0.lanes.get(car.lane as usize) {
         Some(lane) => {
             let (x, y, _) = lane.at(car.s + f64::from(glyph * 0.5 + 2.0 * scale));
@@ -575,7 +577,8 @@ fn draw_route(
 mod tests {
     use super::*;
     use crate::worlds::traffic::Road;
-    use crate::worlds::traffic::network::{CityConfig, build};
+    use crate::worlds::traffic::config::CityConfig;
+    use crate::worlds::traffic::network::build;
 
     fn grid() -> Network {
         let road = Road::Grid { rows: 2, cols: 2, block_m: 100.0, lanes: 1, speed_mps: 13.9 };

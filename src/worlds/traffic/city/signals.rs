@@ -8,13 +8,14 @@
 use bevy::prelude::*;
 use serde_json::{Value, json};
 
-use super::city::{CityMap, CityState, MovLight, NONE, spawn_fleet};
-use super::network::{Network, SignalConfig, SignalControl};
-use super::ring::TrafficParams;
+use super::{CityMap, CityState, MovLight, NONE};
 use crate::sim::{
-    Agent, AgentId, AgentIds, AgentKind, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox,
-    Outbox, Perception, Pose, SimClock,
+    Agent, AgentId, AgentIds, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, Pose,
+    SimClock,
 };
+use crate::worlds::traffic::config::{SignalConfig, SignalControl};
+use crate::worlds::traffic::network::{Network, Turn};
+use crate::worlds::traffic::{CONTROLLER, TRAFFIC_LIGHT, TrafficParams};
 
 /// Light → upstream neighbour light: `[link, vehicles on it, halted, 0]`.
 pub const MSG_QUEUE: &str = "queue_report";
@@ -168,7 +169,7 @@ pub fn light_bundle(id: AgentId, node: u32, net: &Network, tick: u64) -> impl Bu
     for (d, ds) in dir_stage.iter_mut().enumerate() {
         let through = n.movements.iter().copied().find(|&m| {
             let mv = &net.movements[m as usize];
-            mv.turn == super::network::Turn::Straight && dir_of(net.links[mv.from as usize].heading) == d
+            mv.turn == Turn::Straight && dir_of(net.links[mv.from as usize].heading) == d
         });
         if let Some(m) = through {
             *ds = n.stages.iter().position(|s| s.contains(&m)).unwrap_or(0) as u32;
@@ -181,9 +182,8 @@ pub fn light_bundle(id: AgentId, node: u32, net: &Network, tick: u64) -> impl Bu
         .map(|&l| (l, 0.0, tick))
         .collect();
     (
-        Agent { id, kind: AgentKind::TrafficLight },
+        Agent { id, kind: TRAFFIC_LIGHT },
         Pose { x: n.x as f32, y: n.y as f32, heading: 0.0, speed: 0.0 },
-        Perception::default(),
         Decision { tick, action: "green", reason: "start", value: 0.0 },
         Inbox::default(),
         Outbox::default(),
@@ -215,12 +215,11 @@ pub fn light_bundle(id: AgentId, node: u32, net: &Network, tick: u64) -> impl Bu
 }
 
 /// Spawns the city controller and the district controllers (`controller.sectors` of
-/// them, tiling the map), assigns lights to districts, then spawns the vehicle fleet.
+/// them, tiling the map) and assigns lights to districts (the fleet spawns after them).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_controllers(
     mut commands: Commands,
     params: Res<TrafficParams>,
-    clock: Res<SimClock>,
     map: Res<CityMap>,
     mut ids: ResMut<AgentIds>,
     mut st: ResMut<CityState>,
@@ -268,9 +267,8 @@ pub(crate) fn spawn_controllers(
     };
     let ctl_bundle = |id: AgentId, x: f64, y: f64, district: Option<u32>| {
         (
-            Agent { id, kind: AgentKind::Controller },
+            Agent { id, kind: CONTROLLER },
             Pose { x: x as f32, y: y as f32, heading: 0.0, speed: 0.0 },
-            Perception::default(),
             Decision::default(),
             Inbox::default(),
             Outbox::default(),
@@ -298,7 +296,6 @@ pub(crate) fn spawn_controllers(
             }
         }
     }
-    spawn_fleet(&mut commands, cfg, net, &mut ids, &mut st, clock.seed, clock.tick);
 }
 
 impl Light {
@@ -328,15 +325,14 @@ impl Light {
 
 /// Perceive: each light reads the vehicles on its approaches (its loop detectors).
 pub(crate) fn perceive_lights(
-    clock: Res<SimClock>,
     params: Res<TrafficParams>,
     map: Res<CityMap>,
     st: Res<CityState>,
-    mut q: Query<(&mut Light, &mut Perception), Without<Crashed>>,
+    mut q: Query<&mut Light, Without<Crashed>>,
 ) {
     let net = &map.0;
     let detector = params.0.city.signals.detector_m;
-    for (mut l, mut p) in q.iter_mut() {
+    for mut l in q.iter_mut() {
         let l = &mut *l;
         let n = &net.nodes[l.node as usize];
         l.queues.clear();
@@ -368,8 +364,6 @@ pub(crate) fn perceive_lights(
             l.approach[dir_of(net.links[li].heading)] += st.link_count[li] as f32;
             l.halted += st.link_halted[li];
         }
-        // What a light senses lives in `Light`; the shared component records when.
-        *p = Perception { tick: clock.tick, ..Default::default() };
     }
 }
 
@@ -408,10 +402,7 @@ pub fn stage_weights(net: &Network, node: u32) -> Vec<f64> {
     net.nodes[node as usize]
         .stages
         .iter()
-        .map(|s| {
-            1.0 + 2.0
-                * s.iter().filter(|&&m| net.movements[m as usize].turn == super::network::Turn::Straight).count() as f64
-        })
+        .map(|s| 1.0 + 2.0 * s.iter().filter(|&&m| net.movements[m as usize].turn == Turn::Straight).count() as f64)
         .collect()
 }
 
@@ -681,7 +672,7 @@ pub(crate) fn decide_lights(
                     out.send(
                         agent.id,
                         Dest::Near(routing.broadcast_m as f32),
-                        super::city::MSG_CONGESTION,
+                        super::MSG_CONGESTION,
                         32,
                         now,
                         [i as f32, halted as f32, (halted / lanes * 2.0) as f32, 0.0],
@@ -718,7 +709,7 @@ pub(crate) fn decide_controllers(
     let timeout = (sig.contact_timeout_s / clock.dt).ceil() as u64;
     let send_now = now.is_multiple_of(sig.report_every_ticks.max(1));
     let v = sig.progression_mps.unwrap_or_else(|| {
-        let p = super::city::idm(cfg);
+        let p = super::idm(cfg);
         net.links.iter().map(|l| l.speed).fold(0.0, f64::max).min(p.v0).max(1.0)
     });
     let district_of: Vec<(u32, u32)> = {
