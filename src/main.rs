@@ -24,11 +24,17 @@ enum Command {
     /// Run a scenario over a grid of parameter values and seeds; writes each run's outputs
     /// under OUT/runs/ and one row per run to OUT/sweep.csv.
     Sweep(SweepArgs),
-    /// Check scenario files without running them.
+    /// Check scenario files without running them (with --set, as `masim run` would run them).
     Validate {
         /// Scenario files (.ron).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Override a field before checking, as for `masim run` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Check with this run length, as for `masim run --ticks`.
+        #[arg(long)]
+        ticks: Option<u64>,
     },
     /// Open the desktop app on a scenario (no file: the built-in ring). Needs a display.
     Gui(GuiArgs),
@@ -123,7 +129,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(a)) => run(a),
-        Some(Command::Validate { files }) => validate(&files),
+        Some(Command::Validate { files, sets, ticks }) => validate(&files, ticks, &sets),
         Some(Command::Sweep(a)) => sweep(a),
         Some(Command::Gui(a)) => open_app(a),
         None => open_app(GuiArgs::default()),
@@ -144,11 +150,11 @@ fn main() -> ExitCode {
 #[cfg(feature = "gui")]
 fn open_app(a: GuiArgs) -> Result<(), Failure> {
     let (scn, origin) = match &a.file {
-        Some(f) => (load_with_overrides(f, None, None, &a.sets)?, f.display().to_string()),
+        Some(f) => (load_with_overrides(f, None, None, &a.sets)?.0, f.display().to_string()),
         None => {
             let s = scenario::load_str(scenario::DEFAULT_SCENARIO, "built-in")
                 .map_err(|e| Failure::Other(e.to_string()))?;
-            (apply_overrides(s, None, None, &a.sets)?, "built-in".to_string())
+            (apply_overrides(s, None, None, &a.sets)?.0, "built-in".to_string())
         }
     };
     let opts =
@@ -181,35 +187,48 @@ fn progress_bar(wanted: bool, len: u64, unit: &str) -> Option<ProgressBar> {
     Some(b)
 }
 
-fn validate(files: &[PathBuf]) -> Result<(), Failure> {
+fn validate(files: &[PathBuf], ticks: Option<u64>, sets: &[String]) -> Result<(), Failure> {
     let mut bad = Vec::new();
     for f in files {
-        match scenario::load_file(f) {
-            Ok(s) => println!("{}: ok ({}, {} ticks)", f.display(), s.name, s.ticks),
-            Err(e) => bad.push(e.to_string()),
+        match load_with_overrides(f, ticks, None, sets) {
+            Ok((s, _)) => println!("{}: ok ({}, {} ticks)", f.display(), s.name, s.ticks),
+            Err(Failure::BadInput(m) | Failure::Other(m)) => bad.push(m),
         }
     }
     if bad.is_empty() { Ok(()) } else { Err(Failure::BadInput(bad.join("\n"))) }
 }
 
-/// Loads a scenario and applies --ticks, --seed and --set, each validated like the file.
+/// Loads a scenario and applies --ticks, --seed and --set (all of them, then validated
+/// once, like the file). Returns the scenario and the overrides as (path, value).
 fn load_with_overrides(
     file: &Path,
     ticks: Option<u64>,
     seed: Option<u64>,
     sets: &[String],
-) -> Result<Scenario, Failure> {
+) -> Result<(Scenario, Vec<(String, String)>), Failure> {
     let s = scenario::load_file(file).map_err(|e| Failure::BadInput(e.to_string()))?;
     apply_overrides(s, ticks, seed, sets)
 }
 
-/// Applies --ticks, --seed and --set to a loaded scenario, each validated like the file.
+/// The command-line spelling of an override, for messages.
+fn flag(path: &str, value: &str) -> String {
+    match path {
+        "ticks" => format!("--ticks {value}"),
+        "seed" => format!("--seed {value}"),
+        _ => format!("--set {path}={value}"),
+    }
+}
+
+/// Applies --ticks, --seed and --set to a loaded scenario: all of them first, then one
+/// validation (so overrides that only make sense together work in any order). A run
+/// shortened below a scheduled fault, edit or world event warns on stderr and leaves it
+/// out.
 fn apply_overrides(
     mut s: Scenario,
     ticks: Option<u64>,
     seed: Option<u64>,
     sets: &[String],
-) -> Result<Scenario, Failure> {
+) -> Result<(Scenario, Vec<(String, String)>), Failure> {
     let mut all: Vec<(String, String)> = Vec::new();
     if let Some(t) = ticks {
         all.push(("ticks".into(), t.to_string()));
@@ -223,30 +242,38 @@ fn apply_overrides(
         };
         all.push((k.trim().to_string(), v.trim().to_string()));
     }
-    for (k, v) in all {
-        s = s.with_set(&k, &v).map_err(|i| {
-            let flag = match k.as_str() {
-                "ticks" => format!("--ticks {v}"),
-                "seed" => format!("--seed {v}"),
-                _ => format!("--set {k}={v}"),
-            };
-            Failure::BadInput(format!("{flag}: field `{}`: {}", i.field, i.message))
-        })?;
+    // The run's length as overridden: what is scheduled after it is left out, with a word.
+    if let Some((_, v)) = all.iter().rev().find(|(k, _)| k == "ticks")
+        && let Ok(t) = v.parse::<u64>()
+        && t >= 1
+        && t < s.ticks
+    {
+        for w in s.truncate_timeline(t) {
+            eprintln!("warning: {}: {w}; it is left out of this run", flag("ticks", v));
+        }
     }
-    Ok(s)
+    let s = s.with_sets(&all).map_err(|(k, i)| {
+        let who = match k {
+            Some(k) => flag(&all[k].0, &all[k].1),
+            None => all.iter().map(|(p, v)| flag(p, v)).collect::<Vec<_>>().join(" "),
+        };
+        if i.field.is_empty() {
+            Failure::BadInput(format!("{who}: {}", i.message))
+        } else {
+            Failure::BadInput(format!("{who}: field `{}`: {}", i.field, i.message))
+        }
+    })?;
+    Ok((s, all))
 }
 
 fn run(a: RunArgs) -> Result<(), Failure> {
-    let scn = load_with_overrides(&a.file, a.ticks, a.seed, &a.sets)?;
+    let (scn, overrides) = load_with_overrides(&a.file, a.ticks, a.seed, &a.sets)?;
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scn.name));
-    output::prepare_dir(&dir, a.force).map_err(|e| match e {
-        output::OutDirError::HasResults(..) => Failure::BadInput(e.to_string()),
-        output::OutDirError::NotAFolder(..) => Failure::BadInput(e.to_string()),
-        output::OutDirError::Io(..) => Failure::Other(e.to_string()),
-    })?;
+    output::prepare_dir(&dir, a.force).map_err(out_dir_failure)?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let bar = progress_bar(!a.quiet && scn.ticks >= 1000, scn.ticks, "ticks");
-    let outcome = runner::run_to_dir(&scn, &dir, a.trace, threads, |done| {
+    let opts = runner::RunOptions { trace: a.trace, threads, overrides };
+    let outcome = runner::run_to_dir(&scn, &dir, &opts, |done| {
         if let Some(b) = &bar
             && done % 256 == 0
         {
@@ -271,6 +298,14 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// An unusable output folder is bad input (exit 2); a failure to create one is not.
+fn out_dir_failure(e: output::OutDirError) -> Failure {
+    match e {
+        output::OutDirError::HasResults(..) | output::OutDirError::NotAFolder(..) => Failure::BadInput(e.to_string()),
+        output::OutDirError::Io(..) => Failure::Other(e.to_string()),
+    }
+}
+
 fn parse_seeds(spec: &str) -> Result<Vec<u64>, Failure> {
     let bad =
         || Failure::BadInput(format!("--seeds {spec}: expected a range like 1..10, a list like 1,2,5, or one seed"));
@@ -293,7 +328,7 @@ fn sweep(a: SweepArgs) -> Result<(), Failure> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let base = load_with_overrides(&a.file, a.ticks, None, &a.sets)?;
+    let (base, overrides) = load_with_overrides(&a.file, a.ticks, None, &a.sets)?;
     let seeds = parse_seeds(&a.seeds)?;
     let mut axes: Vec<(String, Vec<String>)> = Vec::new();
     for v in &a.varies {
@@ -339,17 +374,13 @@ fn sweep(a: SweepArgs) -> Result<(), Failure> {
         }
     }
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-sweep", base.name)));
-    if !a.force && dir.join("sweep.csv").exists() {
-        return Err(Failure::BadInput(format!(
-            "{}: already holds a sweep (sweep.csv); pass --force or choose another --out",
-            dir.display()
-        )));
-    }
+    // An earlier sweep's table or runs are refused without --force; with it they go first
+    // (only what masim wrote), so no run of a larger earlier sweep is left behind.
+    output::prepare_dir(&dir, a.force).map_err(out_dir_failure)?;
     std::fs::create_dir_all(dir.join("runs"))
         .map_err(|e| Failure::Other(format!("{}: cannot create: {e}", dir.display())))?;
     for k in 0..runs.len() {
-        output::prepare_dir(&dir.join("runs").join(format!("{k:04}")), a.force)
-            .map_err(|e| Failure::BadInput(e.to_string()))?;
+        output::prepare_dir(&dir.join("runs").join(format!("{k:04}")), a.force).map_err(out_dir_failure)?;
     }
     let bar = progress_bar(!a.quiet, runs.len() as u64, "runs");
     let next = AtomicUsize::new(0);
@@ -366,8 +397,11 @@ fn sweep(a: SweepArgs) -> Result<(), Failure> {
                         break;
                     }
                     let d = dir.join("runs").join(format!("{k:04}"));
-                    let r =
-                        runner::run_to_dir(&runs[k].2, &d, false, per_run_threads, |_| {}).map_err(|e| e.to_string());
+                    let mut run_overrides = overrides.clone();
+                    run_overrides.extend(axes.iter().map(|(p, _)| p.clone()).zip(runs[k].0.iter().cloned()));
+                    run_overrides.push(("seed".into(), runs[k].1.to_string()));
+                    let opts = runner::RunOptions { trace: false, threads: per_run_threads, overrides: run_overrides };
+                    let r = runner::run_to_dir(&runs[k].2, &d, &opts, |_| {}).map_err(|e| e.to_string());
                     if let Ok(mut g) = results.lock() {
                         g[k] = Some(r);
                     }

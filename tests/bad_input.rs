@@ -90,6 +90,8 @@ fn corpus_covers_every_kind_of_mistake() {
         "edit_unknown_path.ron",
         "empty_name.ron",
         "grid_zero_lanes.ron",
+        "deep_nesting.ron",
+        "crash_kind_not_in_world.ron",
     ] {
         assert!(names.iter().any(|n| n == want), "corpus lacks {want}");
     }
@@ -258,19 +260,30 @@ fn bad_ticks_and_seed_are_refused() {
 }
 
 #[test]
-fn ticks_below_a_scheduled_fault_is_refused() {
+fn ticks_below_a_scheduled_fault_warns_and_runs_the_rest() {
     let dir = scratch("fault-ticks");
     std::fs::create_dir_all(&dir).expect("dir");
-    let text = std::fs::read_to_string("scenarios/traffic_ring.ron")
-        .expect("scenario")
-        .replace("faults: [],", "faults: [(at: 500, fault: Loss(loss: 0.5))],");
+    let text = std::fs::read_to_string("scenarios/traffic_ring.ron").expect("scenario").replace(
+        "faults: [],",
+        "faults: [(at: 50, duration: 20, fault: Loss(loss: 0.5)), (at: 500, fault: Loss(loss: 0.5))],",
+    );
     assert!(text.contains("at: 500"), "scenarios/traffic_ring.ron changed shape: update this test");
     let file = dir.join("with_fault.ron");
     std::fs::write(&file, text).expect("write");
     let out = dir.join("out");
     let o = masim(&["run", file.to_str().expect("utf-8"), "--ticks", "100", "--out", out.to_str().expect("utf-8")]);
-    let err = assert_bad_input(&o, "--ticks below a fault");
-    assert!(err.contains("--ticks 100") && err.contains("faults[0].at") && err.contains("starts at tick 500"), "{err}");
+    let err = stderr(&o);
+    assert!(o.status.success(), "a shortened run is not refused: {err}");
+    assert!(
+        err.contains("warning: --ticks 100: faults[1] (loss at tick 500) starts after the run's end"),
+        "the left-out fault is named: {err}"
+    );
+    assert!(!err.contains("faults[0]"), "the fault inside the run is not warned about: {err}");
+    let events = std::fs::read_to_string(out.join("events.jsonl")).expect("events");
+    assert_eq!(events.matches("fault_start").count(), 1, "{events}");
+    // The folder says what ran: scenario.ron has the run's length and only the first fault.
+    let resolved = masim::scenario::load_file(&out.join("scenario.ron")).expect("scenario.ron loads");
+    assert_eq!((resolved.ticks, resolved.faults.len()), (100, 1));
 }
 
 fn tmp_files(dir: &Path) -> Vec<String> {
@@ -294,7 +307,7 @@ fn an_output_folder_with_results_is_not_overwritten_without_force() {
     files.sort();
     assert_eq!(
         files,
-        ["agents.csv", "events.jsonl", "metrics.csv", "summary.json"],
+        ["agents.csv", "events.jsonl", "metrics.csv", "scenario.ron", "summary.json"],
         "exactly the outputs, no temporaries"
     );
     assert!(tmp_files(&out).is_empty());
@@ -411,4 +424,186 @@ fn truncated_and_mutated_scenarios_never_panic() {
             }
         }
     }
+}
+
+/// A file of 100 000 nested parentheses (or brackets) is refused with a message and exit
+/// 2, by `validate` and by `run`, never with a stack overflow.
+#[test]
+fn deeply_nested_files_are_refused_not_a_stack_overflow() {
+    let dir = scratch("deep");
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (name, open) in [("parens.ron", "("), ("brackets.ron", "["), ("mixed.ron", "([{")] {
+        let f = dir.join(name);
+        std::fs::write(&f, open.repeat(100_000 / open.len())).expect("write");
+        for cmd in ["validate", "run"] {
+            let out = dir.join(format!("{name}-out"));
+            let o = masim(
+                &[cmd, f.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]
+                    [..if cmd == "run" { 4 } else { 2 }],
+            );
+            let err = assert_bad_input(&o, &format!("{cmd} {name}"));
+            assert!(err.contains(&format!("{}:1:", f.display())), "{cmd} {name}: {err}");
+            assert!(err.contains("nested too deeply"), "{cmd} {name}: {err}");
+        }
+    }
+}
+
+/// A scenario saved with a UTF-8 byte-order mark (as Windows editors write) loads.
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let dir = scratch("bom");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let text = std::fs::read_to_string("scenarios/traffic_ring.ron").expect("scenario");
+    let f = dir.join("bom.ron");
+    std::fs::write(&f, format!("\u{feff}{text}")).expect("write");
+    let o = masim(&["validate", f.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Errors in such a file still point at the right line and column.
+    let bad = text.replace("loss: 0.0", "loss: 1.5");
+    assert_ne!(bad, text, "scenarios/traffic_ring.ron changed shape: update this test");
+    std::fs::write(&f, format!("\u{feff}{bad}")).expect("write");
+    let o = masim(&["validate", f.to_str().expect("utf-8")]);
+    let err = assert_bad_input(&o, "bom with an error");
+    let line = text.lines().position(|l| l.contains("loss: 0.0")).expect("loss line") + 1;
+    assert!(err.contains(&format!("bom.ron:{line}:")), "{err}");
+}
+
+/// Overrides are all applied, then validated once: two that only make sense together
+/// work in either order.
+#[test]
+fn overrides_are_validated_together_in_any_order() {
+    let nasch = "scenarios/traffic_ring_nasch.ron";
+    let out = scratch("together");
+    for order in [
+        ["--set", "world.vehicles=20000", "--set", "world.road.length_m=750000"],
+        ["--set", "world.road.length_m=750000", "--set", "world.vehicles=20000"],
+    ] {
+        let mut args = vec!["run", nasch, "--ticks", "3", "--quiet", "--force", "--out", out.to_str().expect("utf-8")];
+        args.extend(order);
+        let o = masim(&args);
+        assert!(o.status.success(), "{order:?}: {}", stderr(&o));
+    }
+    // One that stays wrong is still refused, naming the override at fault.
+    let o = masim(&["validate", nasch, "--set", "world.vehicles=20000"]);
+    let err = assert_bad_input(&o, "too many vehicles");
+    assert!(err.contains("--set world.vehicles=20000: field `world.vehicles`") && err.contains("do not fit"), "{err}");
+    // `validate` takes --set and --ticks like `run`.
+    let o = masim(&["validate", nasch, "--set", "channel.loss=0.3", "--ticks", "50"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("50 ticks"), "{}", stderr(&o));
+    let o = masim(&["validate", nasch, "--set", "channel.loss=2"]);
+    let err = assert_bad_input(&o, "validate --set");
+    assert!(err.contains("--set channel.loss=2: field `channel.loss`"), "{err}");
+}
+
+/// A wrong type in --set is worded as the same mistake in a file is.
+#[test]
+fn set_type_errors_use_the_file_wording() {
+    let o = run_with(&["--set", "world.vehicles=2.5"]);
+    let err = assert_bad_input(&o, "fraction for a count");
+    assert!(err.contains("expected a whole number") && !err.contains("u32"), "{err}");
+    let o = run_with(&["--set", "channel.loss=lots"]);
+    let err = assert_bad_input(&o, "text for a number");
+    assert!(err.contains("expected a number") && !err.contains("f64"), "{err}");
+}
+
+/// --out naming a file is bad input (exit 2), like any unusable output folder.
+#[test]
+fn out_naming_a_file_exits_2() {
+    let dir = scratch("out-file");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let f = dir.join("plain.txt");
+    std::fs::write(&f, "x").expect("write");
+    let o = masim(&["run", "scenarios/traffic_ring.ron", "--ticks", "10", "--out", f.to_str().expect("utf-8")]);
+    let err = assert_bad_input(&o, "--out a file");
+    assert!(err.contains("plain.txt") && err.contains("not a folder"), "{err}");
+}
+
+/// An output folder describes itself: scenario.ron is the scenario as run (every
+/// override applied) and reproduces it; summary.json lists the overrides. --force
+/// removes what an earlier run wrote (an old agents.csv) and nothing else.
+#[test]
+fn an_output_folder_describes_itself_and_force_leaves_no_old_file() {
+    let out = scratch("self");
+    let dir = out.to_str().expect("utf-8");
+    let first = masim(&[
+        "run",
+        "scenarios/traffic_ring.ron",
+        "--ticks",
+        "60",
+        "--seed",
+        "3",
+        "--set",
+        "channel.loss=0.3",
+        "--set",
+        "coordination=Decentralized",
+        "--trace",
+        "--quiet",
+        "--out",
+        dir,
+    ]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary")).expect("json");
+    let sets: Vec<String> = summary["overrides"]
+        .as_array()
+        .expect("overrides")
+        .iter()
+        .map(|o| format!("{}={}", o["set"].as_str().unwrap_or(""), o["value"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(sets, ["ticks=60", "seed=3", "channel.loss=0.3", "coordination=Decentralized"]);
+    let resolved = masim::scenario::load_file(&out.join("scenario.ron")).expect("scenario.ron loads");
+    assert_eq!((resolved.ticks, resolved.seed, resolved.channel.loss), (60, 3, 0.3));
+    // Running the resolved file alone reproduces the run.
+    let again = scratch("self-again");
+    let o = masim(&[
+        "run",
+        out.join("scenario.ron").to_str().expect("utf-8"),
+        "--quiet",
+        "--out",
+        again.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["metrics.csv", "events.jsonl"] {
+        assert_eq!(std::fs::read(out.join(f)).expect("first"), std::fs::read(again.join(f)).expect("again"), "{f}");
+    }
+    std::fs::write(out.join("notes.txt"), "mine").expect("write");
+    let forced = masim(&["run", "scenarios/traffic_ring.ron", "--ticks", "30", "--quiet", "--force", "--out", dir]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(!out.join("agents.csv").exists(), "--force left the earlier run's agents.csv beside the new metrics");
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).expect("notes"),
+        "mine",
+        "--force removed a file of the user's"
+    );
+}
+
+/// A forced sweep into the folder of a larger earlier one leaves none of its runs behind.
+#[test]
+fn a_forced_sweep_removes_the_runs_of_a_larger_earlier_one() {
+    let out = scratch("sweep-force");
+    let dir = out.to_str().expect("utf-8");
+    let big =
+        masim(&["sweep", "scenarios/traffic_ring.ron", "--ticks", "10", "--seeds", "0..4", "--quiet", "--out", dir]);
+    assert!(big.status.success(), "{}", stderr(&big));
+    assert!(out.join("runs/0003/metrics.csv").exists());
+    let again =
+        masim(&["sweep", "scenarios/traffic_ring.ron", "--ticks", "10", "--seeds", "0..2", "--quiet", "--out", dir]);
+    assert_bad_input(&again, "sweep over a sweep without --force");
+    let small = masim(&[
+        "sweep",
+        "scenarios/traffic_ring.ron",
+        "--ticks",
+        "10",
+        "--seeds",
+        "0..2",
+        "--quiet",
+        "--force",
+        "--out",
+        dir,
+    ]);
+    assert!(small.status.success(), "{}", stderr(&small));
+    assert!(out.join("runs/0001/metrics.csv").exists());
+    assert!(!out.join("runs/0002").exists() && !out.join("runs/0003").exists(), "old runs left behind");
+    let rows = std::fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv").lines().count();
+    assert_eq!(rows, 3, "a header and two runs");
 }

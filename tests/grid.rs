@@ -314,7 +314,8 @@ fn two_runs_are_byte_identical() {
         let d = base.join(format!("run{k}"));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).expect("scratch");
-        runner::run_to_dir(&s, &d, true, threads, |_| {}).expect("runs");
+        runner::run_to_dir(&s, &d, &runner::RunOptions { trace: true, threads, ..Default::default() }, |_| {})
+            .expect("runs");
         outs.push(d);
     }
     for f in ["metrics.csv", "events.jsonl", "agents.csv"] {

@@ -4,6 +4,7 @@
 //! which reads simulation state every frame and changes it only through the core's public API.
 
 pub mod agents;
+pub mod assets;
 pub mod batch;
 pub mod camera;
 pub mod commands;
@@ -140,7 +141,7 @@ impl Plugin for GuiPlugin {
             .insert_resource(control::SimFinished(reached_end))
             .add_systems(PreUpdate, (prepare_world, control::advance_simulation).chain())
             .add_systems(Update, keyboard_controls)
-            .add_plugins((camera::plugin, agents::plugin, overlays::plugin, ui::plugin));
+            .add_plugins((camera::plugin, agents::plugin, overlays::plugin, ui::plugin, assets::plugin));
         // The world's part, chosen from the scenario the app was built with.
         let gui = app.world().get_resource::<LiveScenario>().map(|l| worlds::gui_for(&l.current.world));
         if let Some(gui) = gui {

@@ -217,20 +217,33 @@ pub enum RunError {
     Io(std::path::PathBuf, std::io::Error),
 }
 
+/// How a run to a folder is made.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Also write agents.csv.
+    pub trace: bool,
+    /// Worker threads.
+    pub threads: usize,
+    /// The overrides that made the scenario from its file (`--set`, `--ticks`, `--seed`),
+    /// recorded in summary.json; scenario.ron holds the result.
+    pub overrides: Vec<(String, String)>,
+}
+
 /// Runs `scn` headless for its `ticks` and writes metrics.csv, events.jsonl,
-/// summary.json (and agents.csv when `trace`) into `dir`, which must exist.
-/// `progress` is called with the number of ticks done.
+/// summary.json, scenario.ron (the scenario as run, every override applied: `masim run`
+/// accepts it and reproduces the run) and, when tracing, agents.csv into `dir`, which
+/// must exist. `progress` is called with the number of ticks done.
 pub fn run_to_dir<W: WorldSpec>(
     scn: &Scenario<W>,
     dir: &std::path::Path,
-    trace: bool,
-    threads: usize,
+    opts: &RunOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<RunOutcome, RunError> {
     let io = |e: std::io::Error| RunError::Io(dir.to_path_buf(), e);
+    let threads = opts.threads.max(1);
     let mut app = headless_app(scn, Some(threads));
     let mut tracer =
-        if trace { Some(output::TraceWriter::create(dir, scn.output.trace_every).map_err(io)?) } else { None };
+        if opts.trace { Some(output::TraceWriter::create(dir, scn.output.trace_every).map_err(io)?) } else { None };
     let mut done = 0u64;
     let mut trace_err = None;
     let timing = run_ticks(&mut app, scn.ticks, |world| {
@@ -246,13 +259,16 @@ pub fn run_to_dir<W: WorldSpec>(
     if let Some(e) = trace_err {
         return Err(io(e));
     }
+    app.world_mut().resource_mut::<sim::Metrics>().finish_run(scn.ticks);
     let world = app.world();
     output::write_atomic(dir, "metrics.csv", output::metrics_csv(world.resource()).as_bytes()).map_err(io)?;
     output::write_atomic(dir, "events.jsonl", output::events_jsonl(world.resource()).as_bytes()).map_err(io)?;
     if let Some(t) = tracer {
         t.finish().map_err(io)?;
     }
-    let summary = output::summary(world, scn, timing, threads);
+    let header = "// The scenario as run: every override applied. `masim run` on this file repeats the run.\n";
+    output::write_atomic(dir, "scenario.ron", (header.to_string() + &scn.to_ron() + "\n").as_bytes()).map_err(io)?;
+    let summary = output::summary(world, scn, &opts.overrides, timing, threads);
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
     output::write_atomic(dir, "summary.json", text.as_bytes()).map_err(io)?;
     let m = world.resource::<sim::Metrics>();

@@ -14,8 +14,21 @@ use crate::scenario::Scenario;
 use crate::sim::{Agent, Channel, Crashed, Decision, EventLog, Metrics, Pose};
 use crate::worlds::WorldSpec;
 
-/// The files a run writes.
-pub const OUTPUT_FILES: [&str; 4] = ["metrics.csv", "summary.json", "events.jsonl", "agents.csv"];
+/// The files a run writes (some only with `--trace`, some only in some worlds). A folder
+/// holding any of them holds results; `--force` removes exactly these before a new run.
+pub const OUTPUT_FILES: [&str; 8] = [
+    "metrics.csv",
+    "summary.json",
+    "events.jsonl",
+    "agents.csv",
+    "scenario.ron",
+    "trips.csv",
+    "lines.csv",
+    "buses.csv",
+];
+
+/// The files a sweep writes at its top level; its runs live in `runs/NNNN/`.
+pub const SWEEP_FILES: [&str; 1] = ["sweep.csv"];
 
 /// Why the output folder cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +44,9 @@ pub enum OutDirError {
     Io(PathBuf, String),
 }
 
-/// Creates the output folder, refusing one that holds results unless `force`.
-pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
+/// Checks that the output folder can be used — it is a folder or does not exist yet,
+/// and holds no results unless `force` — without creating or changing anything.
+pub fn check_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
     if dir.exists() && !dir.is_dir() {
         return Err(OutDirError::NotAFolder(
             dir.to_path_buf(),
@@ -40,11 +54,59 @@ pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
         ));
     }
     if !force {
-        for f in OUTPUT_FILES {
+        for f in OUTPUT_FILES.iter().chain(&SWEEP_FILES) {
             if dir.join(f).exists() {
                 return Err(OutDirError::HasResults(dir.to_path_buf(), f.to_string()));
             }
         }
+        if run_folders(dir).next().is_some() {
+            return Err(OutDirError::HasResults(dir.to_path_buf(), "runs/".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The `runs/NNNN` folders of an earlier sweep in `dir`.
+fn run_folders(dir: &Path) -> impl Iterator<Item = PathBuf> {
+    fs::read_dir(dir.join("runs")).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| {
+        p.is_dir()
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Removes what masim wrote in `dir` before — its output files, a sweep's table and
+/// run folders — and nothing else.
+fn clear_results(dir: &Path) -> Result<(), OutDirError> {
+    let io = |p: &Path, e: std::io::Error| OutDirError::Io(p.to_path_buf(), format!("cannot remove: {e}"));
+    for f in OUTPUT_FILES.iter().chain(&SWEEP_FILES) {
+        let p = dir.join(f);
+        if p.is_file() {
+            fs::remove_file(&p).map_err(|e| io(&p, e))?;
+        }
+    }
+    for run in run_folders(dir).collect::<Vec<_>>() {
+        for f in OUTPUT_FILES {
+            let p = run.join(f);
+            if p.is_file() {
+                fs::remove_file(&p).map_err(|e| io(&p, e))?;
+            }
+        }
+        // The folder goes only if nothing else is left in it.
+        let _ = fs::remove_dir(&run);
+    }
+    let _ = fs::remove_dir(dir.join("runs"));
+    Ok(())
+}
+
+/// Creates the output folder, refusing one that holds results unless `force`; with
+/// `force` it first removes the results an earlier run or sweep left there (only masim's
+/// files), so no old file sits beside the new ones.
+pub fn prepare_dir(dir: &Path, force: bool) -> Result<(), OutDirError> {
+    check_dir(dir, force)?;
+    if force && dir.is_dir() {
+        clear_results(dir)?;
     }
     fs::create_dir_all(dir).map_err(|e| OutDirError::Io(dir.to_path_buf(), format!("cannot create: {e}")))
 }
@@ -136,7 +198,13 @@ fn jnum(v: f64) -> Value {
 }
 
 /// summary.json as a value. Everything but `timing` is deterministic.
-pub fn summary<W: WorldSpec>(world: &World, scn: &Scenario<W>, timing: Timing, threads: usize) -> Value {
+pub fn summary<W: WorldSpec>(
+    world: &World,
+    scn: &Scenario<W>,
+    overrides: &[(String, String)],
+    timing: Timing,
+    threads: usize,
+) -> Value {
     let m = world.resource::<Metrics>();
     let ch = world.resource::<Channel>();
     let log = world.resource::<EventLog>();
@@ -167,6 +235,9 @@ pub fn summary<W: WorldSpec>(world: &World, scn: &Scenario<W>, timing: Timing, t
         "dt": scn.dt,
         "simulated_s": jnum(timing.ticks as f64 * scn.dt),
         "masim_version": env!("CARGO_PKG_VERSION"),
+        "world_name": scn.world.name(),
+        "overrides": overrides.iter().map(|(k, v)| json!({"set": k, "value": v})).collect::<Vec<_>>(),
+        "resolved_scenario": "scenario.ron",
         "coordination": format!("{:?}", scn.coordination),
         "topology": format!("{:?}", scn.channel.topology),
         "final": Value::Object(last),

@@ -14,7 +14,7 @@ pub struct Place {
 /// Every value's place in `text`. Enum variant names, `Some(..)` and single-value
 /// wrappers are transparent: `world: Traffic((vehicles: 3))` gives `world.vehicles`.
 pub fn places(text: &str) -> Vec<Place> {
-    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new(), depth: 0 };
     s.value(String::new());
     s.out
 }
@@ -86,7 +86,7 @@ pub fn token_at(text: &str, offset: usize) -> &str {
 
 /// The first byte at or after `offset` that is neither whitespace nor inside a comment.
 pub fn skip_ws(text: &str, offset: usize) -> usize {
-    let mut s = Scanner { b: text.as_bytes(), i: offset.min(text.len()), out: Vec::new() };
+    let mut s = Scanner { b: text.as_bytes(), i: offset.min(text.len()), out: Vec::new(), depth: 0 };
     s.ws();
     s.i
 }
@@ -106,7 +106,7 @@ pub fn value_before(text: &str, offset: usize) -> Option<Place> {
 /// unclosed; in an indented file the real culprit is the first opener whose closer sits
 /// on a later line indented less than the opener's own line.
 pub fn unclosed_suspect(text: &str) -> Option<(char, usize)> {
-    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new(), depth: 0 };
     let mut stack: Vec<(char, usize)> = Vec::new();
     // (closer offset, opener) for pairs whose closer is dedented past the opener's line.
     let mut suspects: Vec<(usize, (char, usize))> = Vec::new();
@@ -148,7 +148,7 @@ pub fn unclosed_suspect(text: &str) -> Option<(char, usize)> {
 /// (bracket, byte offset): the first that closes an opener from a line indented more
 /// than the opener's own (it ends a section early), else the unmatched one itself.
 pub fn stray_closer(text: &str) -> Option<(char, usize)> {
-    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new(), depth: 0 };
     let mut stack: Vec<(char, usize)> = Vec::new();
     let mut early: Option<(char, usize)> = None;
     let mut unmatched: Option<(char, usize)> = None;
@@ -203,7 +203,14 @@ struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
     out: Vec<Place>,
+    /// How deep in brackets `value` is; past [`MAX_DEPTH`] the rest of a value is skipped
+    /// without recursing, so no input can exhaust the stack.
+    depth: usize,
 }
+
+/// Nesting the scanner records places for (a scenario needs a few levels; ron refuses
+/// more than 128 anyway).
+const MAX_DEPTH: usize = 200;
 
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() { field.to_string() } else { format!("{path}.{field}") }
@@ -250,6 +257,39 @@ impl Scanner<'_> {
     fn value(&mut self, path: String) {
         self.ws();
         let start = self.i;
+        if self.depth >= MAX_DEPTH {
+            self.skip_value();
+            return;
+        }
+        self.depth += 1;
+        self.value_inner(path, start);
+        self.depth -= 1;
+    }
+
+    /// Skips one value, brackets and strings included, without recursion.
+    fn skip_value(&mut self) {
+        let mut open = 0usize;
+        while let Some(c) = self.peek() {
+            match c {
+                b'"' => self.string(),
+                b'(' | b'[' | b'{' => {
+                    open += 1;
+                    self.i += 1;
+                }
+                b')' | b']' | b'}' => {
+                    if open == 0 {
+                        return;
+                    }
+                    open -= 1;
+                    self.i += 1;
+                }
+                b',' if open == 0 => return,
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    fn value_inner(&mut self, path: String, start: usize) {
         let k = self.record(&path, start);
         match self.peek() {
             None => {}

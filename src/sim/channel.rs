@@ -155,16 +155,19 @@ impl CommStats {
         "msgs_in_flight",
     ];
 
-    /// The metric columns with their units and how a row summarises them.
+    /// The metric columns with their units and how a row summarises them: the counts are
+    /// summed over the ticks a row covers (so metrics.csv adds up to the run's totals),
+    /// the latency is the mean over the copies delivered in those ticks, and the copies in
+    /// flight are counted at the row's tick.
     pub const SPECS: [MetricSpec; 9] = [
-        MetricSpec::gauge("msgs_sent", "messages"),
-        MetricSpec::gauge("msgs_delivered", "messages"),
-        MetricSpec::gauge("msgs_dropped_loss", "messages"),
-        MetricSpec::gauge("msgs_dropped_bandwidth", "messages"),
-        MetricSpec::gauge("msgs_dropped_range", "messages"),
-        MetricSpec::gauge("bytes_sent", "bytes"),
-        MetricSpec::gauge("mean_latency_ticks", "ticks"),
-        MetricSpec::gauge("msgs_relayed", "messages"),
+        MetricSpec::count("msgs_sent", "messages"),
+        MetricSpec::count("msgs_delivered", "messages"),
+        MetricSpec::count("msgs_dropped_loss", "messages"),
+        MetricSpec::count("msgs_dropped_bandwidth", "messages"),
+        MetricSpec::count("msgs_dropped_range", "messages"),
+        MetricSpec::count("bytes_sent", "bytes"),
+        MetricSpec::mean("mean_latency_ticks", "ticks"),
+        MetricSpec::count("msgs_relayed", "messages"),
         MetricSpec::gauge("msgs_in_flight", "messages"),
     ];
 

@@ -179,7 +179,7 @@ pub const COLUMNS: [MetricSpec; 12] = [
     MetricSpec::gauge("vehicles_fallback", "vehicles"),
     MetricSpec::gauge("vehicles_automated", "vehicles"),
     MetricSpec::gauge("vehicles_crashed", "vehicles"),
-    MetricSpec::gauge("overlaps_resolved", "vehicles"),
+    MetricSpec::count("overlaps_resolved", "vehicles"),
 ];
 
 pub(super) fn idm_of(cfg: &TrafficConfig) -> Option<&super::models::IdmParams> {
