@@ -242,8 +242,11 @@ pub fn run_to_dir<W: WorldSpec>(
     let io = |e: std::io::Error| RunError::Io(dir.to_path_buf(), e);
     let threads = opts.threads.max(1);
     let mut app = headless_app(scn, Some(threads));
-    let mut tracer =
-        if opts.trace { Some(output::TraceWriter::create(dir, scn.output.trace_every).map_err(io)?) } else { None };
+    let mut tracer = if opts.trace {
+        Some(output::TraceWriter::create(dir, scn.output.trace_every, app.world()).map_err(io)?)
+    } else {
+        None
+    };
     let mut done = 0u64;
     let mut trace_err = None;
     let timing = run_ticks(&mut app, scn.ticks, |world| {

@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 
 use super::Timing;
 use crate::scenario::Scenario;
-use crate::sim::{Agent, Channel, Crashed, Decision, EventLog, Metrics, Pose};
+use crate::sim::{
+    Agent, Channel, Crashed, Decision, EventLog, Metrics, Pose, Registry, Timings, TraceState, TraceTable,
+};
 use crate::worlds::WorldSpec;
 
 /// The files a run writes (some only with `--trace`, some only in some worlds). A folder
@@ -258,6 +260,10 @@ pub fn summary<W: WorldSpec>(
             "wall_s": jnum(timing.wall_s),
             "ticks_per_s": jnum(timing.ticks_per_s()),
             "threads": threads,
+            "parts_s": world
+                .get_resource::<Timings>()
+                .map(|t| t.0.iter().map(|(k, v)| (k.to_string(), jnum(*v))).collect::<Map<String, Value>>())
+                .unwrap_or_default(),
         },
     });
     if let (Some(w), Some(o)) = (world_part, out.as_object_mut()) {
@@ -271,14 +277,24 @@ pub struct TraceWriter {
     file: AtomicFile,
     every: u64,
     rows: Vec<(u32, String)>,
+    /// The world's own tables (see [`TraceTable`]), with their files.
+    tables: Vec<(TraceTable, AtomicFile)>,
+    buf: String,
 }
 
 impl TraceWriter {
-    /// Opens `dir/agents.csv` (temporary until [`TraceWriter::finish`]).
-    pub fn create(dir: &Path, every: u64) -> std::io::Result<Self> {
+    /// Opens `dir/agents.csv` and the world's trace tables registered in `world`
+    /// (temporary until [`TraceWriter::finish`]).
+    pub fn create(dir: &Path, every: u64, world: &World) -> std::io::Result<Self> {
         let mut file = AtomicFile::create(dir, "agents.csv")?;
         writeln!(file.w(), "tick,agent,kind,x,y,speed,state")?;
-        Ok(TraceWriter { file, every: every.max(1), rows: Vec::new() })
+        let mut tables = Vec::new();
+        for t in world.get_resource::<Registry>().map(|r| r.trace_tables().to_vec()).unwrap_or_default() {
+            let mut f = AtomicFile::create(dir, t.file)?;
+            writeln!(f.w(), "{}", t.header)?;
+            tables.push((t, f));
+        }
+        Ok(TraceWriter { file, every: every.max(1), rows: Vec::new(), tables, buf: String::new() })
     }
 
     /// Writes a snapshot if this tick is due. `done` is the number of ticks completed.
@@ -286,10 +302,10 @@ impl TraceWriter {
         if !done.is_multiple_of(self.every) {
             return Ok(());
         }
-        let mut q = world.query::<(&Agent, &Pose, &Decision, Has<Crashed>)>();
+        let mut q = world.query::<(&Agent, &Pose, &Decision, Option<&TraceState>, Has<Crashed>)>();
         self.rows.clear();
-        for (a, p, d, crashed) in q.iter(world) {
-            let state = if crashed { "crashed" } else { d.action };
+        for (a, p, d, st, crashed) in q.iter(world) {
+            let state = if crashed { "crashed" } else { st.map_or(d.action, |s| s.0) };
             self.rows.push((
                 a.id.0,
                 format!(
@@ -306,11 +322,19 @@ impl TraceWriter {
         for (_, line) in &self.rows {
             writeln!(self.file.w(), "{line}")?;
         }
+        for (t, f) in &mut self.tables {
+            self.buf.clear();
+            (t.rows)(world, done, &mut self.buf);
+            f.w().write_all(self.buf.as_bytes())?;
+        }
         Ok(())
     }
 
-    /// Renames into place.
+    /// Renames every file into place.
     pub fn finish(self) -> std::io::Result<()> {
+        for (_, f) in self.tables {
+            f.commit()?;
+        }
         self.file.commit()
     }
 }

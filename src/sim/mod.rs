@@ -22,7 +22,7 @@ pub use events::EventLog;
 pub use faults::{FaultKind, FaultSpec, Faults, Rect};
 pub use kind::AgentKind;
 pub use metrics::{Metrics, WorldSummary};
-pub use registry::{Agg, MessageKind, MetricGroup, MetricSpec, Registry, SimAppExt};
+pub use registry::{Agg, MessageKind, MetricGroup, MetricSpec, Registry, SimAppExt, TraceTable};
 pub use rng::AgentRng;
 pub use timeline::{Timed, Timeline};
 
@@ -139,6 +139,28 @@ pub struct Decision {
 impl Default for Decision {
     fn default() -> Self {
         Decision { tick: 0, action: "none", reason: "start", value: 0.0 }
+    }
+}
+
+/// An agent's state as agents.csv's `state` column shows it, when its world keeps one
+/// apart from its last decision (a robot `carrying`, a charger `queueing`); without it the
+/// column shows the decision's action.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct TraceState(pub &'static str);
+
+/// Wall-clock time spent in named parts of the tick (a planner's, say), in seconds,
+/// summed over the run: instrumentation for summary.json's `timing`, never read by
+/// simulation logic (which reads only the tick and the seeded streams).
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Timings(pub Vec<(&'static str, f64)>);
+
+impl Timings {
+    /// Adds `seconds` to `name`.
+    pub fn add(&mut self, name: &'static str, seconds: f64) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, s)) => *s += seconds,
+            None => self.0.push((name, seconds)),
+        }
     }
 }
 
@@ -281,6 +303,7 @@ fn insert_state(world: &mut World, s: &SimSettings) {
     world.insert_resource(Channel::new(s.channel.clone(), s.seed));
     world.insert_resource(Faults::new(s.faults.clone(), s.seed));
     world.insert_resource(EventLog::new(s.max_events));
+    world.insert_resource(Timings::default());
     world.resource_mut::<Metrics>().clear(s.record_every);
 }
 

@@ -67,12 +67,29 @@ pub struct MessageKind {
     pub about: &'static str,
 }
 
+/// A table a world writes beside agents.csv when a run is traced (`--trace`), e.g. the
+/// power grid's lines.csv: its file name, its header line, and a function that appends its
+/// rows (each ending in a newline) for the traced tick `done` (ticks completed).
+#[derive(Clone, Copy)]
+pub struct TraceTable {
+    pub file: &'static str,
+    pub header: &'static str,
+    pub rows: fn(&World, u64, &mut String),
+}
+
+impl std::fmt::Debug for TraceTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceTable").field("file", &self.file).field("header", &self.header).finish()
+    }
+}
+
 /// Everything registered so far.
 #[derive(Resource, Debug, Default, Clone)]
 pub struct Registry {
     metrics: Vec<(MetricGroup, MetricSpec)>,
     kinds: Vec<AgentKind>,
     messages: Vec<MessageKind>,
+    traces: Vec<TraceTable>,
 }
 
 impl Registry {
@@ -98,6 +115,11 @@ impl Registry {
         &self.messages
     }
 
+    /// The tables written beside agents.csv when tracing, in registration order.
+    pub fn trace_tables(&self) -> &[TraceTable] {
+        &self.traces
+    }
+
     fn add_metric(&mut self, group: MetricGroup, spec: MetricSpec) {
         if !self.metrics.iter().any(|(_, m)| m.name == spec.name) {
             self.metrics.push((group, spec));
@@ -113,6 +135,8 @@ pub trait SimAppExt {
     fn register_agent_kinds(&mut self, kinds: &[AgentKind]) -> &mut Self;
     /// Adds message kinds (idempotent by name).
     fn register_message_kinds(&mut self, kinds: &[MessageKind]) -> &mut Self;
+    /// Adds a table written when tracing (idempotent by file name).
+    fn register_trace_table(&mut self, table: TraceTable) -> &mut Self;
 }
 
 impl SimAppExt for App {
@@ -140,6 +164,14 @@ impl SimAppExt for App {
             if !r.messages.iter().any(|m| m.name == k.name) {
                 r.messages.push(*k);
             }
+        }
+        self
+    }
+
+    fn register_trace_table(&mut self, table: TraceTable) -> &mut Self {
+        let mut r = self.world_mut().get_resource_or_init::<Registry>();
+        if !r.traces.iter().any(|t| t.file == table.file) {
+            r.traces.push(table);
         }
         self
     }
