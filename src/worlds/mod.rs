@@ -86,6 +86,13 @@ pub trait WorldSpec:
         }
     }
 
+    /// Makes the world's file paths absolute (a case file the settings name): a relative
+    /// path is taken relative to `base` — the scenario file's folder when a file is loaded,
+    /// the current folder (an empty `base`) for a path set by `--set` or a live edit. Runs
+    /// before validation, so the world's checks and every later use see one path, and the
+    /// scenario written to a run's folder names the same file from anywhere.
+    fn resolve_paths(&mut self, _base: &std::path::Path) {}
+
     /// Drops the world's own scheduled events that start at or after `ticks` (a
     /// shortened run, a session exported part way); returns a line for each.
     fn truncate_events(&mut self, _ticks: u64) -> Vec<String> {
@@ -149,6 +156,9 @@ impl WorldSpec for WorldConfig {
     }
     fn install(&self, world: &mut World) {
         each_world!(self, w => w.install(world))
+    }
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        each_world!(self, w => w.resolve_paths(base))
     }
     fn truncate_events(&mut self, ticks: u64) -> Vec<String> {
         each_world!(self, w => w.truncate_events(ticks))
