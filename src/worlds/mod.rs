@@ -6,6 +6,7 @@
 //! over worlds; adding a world adds one variant to it.
 
 pub mod check;
+pub mod power;
 pub mod traffic;
 
 use bevy::prelude::*;
