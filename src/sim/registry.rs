@@ -67,8 +67,8 @@ pub struct MessageKind {
     pub about: &'static str,
 }
 
-/// A table a world writes beside agents.csv when a run is traced (`--trace`), e.g. the
-/// power grid's lines.csv: its file name, its header line, and a function that appends its
+/// A table a world writes beside agents.csv when a run is traced (`--trace`), e.g. one row
+/// per link of its network: its file name, its header line, and a function that appends its
 /// rows (each ending in a newline) for the traced tick `done` (ticks completed).
 #[derive(Clone, Copy)]
 pub struct TraceTable {

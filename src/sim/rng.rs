@@ -1,4 +1,4 @@
-//! Seeded random streams: one independent generator per (seed, subsystem tag, agent id),
+//! Seeded random streams: one independent stream per (seed, subsystem tag, agent id),
 //! so adding an agent or a subsystem never shifts anybody else's draws.
 
 use bevy::prelude::Component;
@@ -37,14 +37,14 @@ pub fn stream(seed: u64, tag: &str, id: u64) -> ChaCha8Rng {
     rng
 }
 
-/// A per-agent generator. It is seeded from the agent's own ChaCha8 stream and then runs
+/// A per-agent random stream. It is seeded from the agent's own ChaCha8 stream and then runs
 /// Xoshiro256++ (32 bytes of state instead of ChaCha's ~330), which keeps a million
-/// agents' generators in cache-friendly memory while staying reproducible per build.
+/// agents' streams in cache-friendly memory while staying reproducible per build.
 #[derive(Component, Clone, Debug)]
 pub struct AgentRng(pub Xoshiro256PlusPlus);
 
 impl AgentRng {
-    /// The generator of agent `id` in subsystem `tag`.
+    /// The stream of agent `id` in subsystem `tag`.
     pub fn new(seed: u64, tag: &str, id: u64) -> Self {
         let mut src = stream(seed, tag, id);
         AgentRng(Xoshiro256PlusPlus::from_rng(&mut src))
