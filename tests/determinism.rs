@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use masim::scenario::{self, Scenario};
+use masim::worlds::WorldSpec;
 use masim::sim::{FaultKind, FaultSpec, Rect};
 use masim::worlds::traffic::VEHICLE;
 
@@ -167,13 +168,16 @@ fn with_faults_outputs_are_identical() {
         let stem = file.file_stem().and_then(|x| x.to_str()).unwrap_or("scenario").to_string();
         s.ticks = 300;
         s.coordination = masim::sim::Coordination::Decentralized;
+        // Crash a fifth of the world's vehicles, or of its first kind of agent where it has none.
+        let kinds = s.world.agent_kinds();
+        let kind = if kinds.contains(&VEHICLE) { VEHICLE } else { kinds[0] };
         // This timeline replaces the scenario's own.
         s.edits.clear();
         s.faults = Vec::from([
             FaultSpec {
                 at: 30,
                 duration: Some(120),
-                fault: FaultKind::Crash { kind: Some(VEHICLE), fraction: 0.2, agents: vec![] },
+                fault: FaultKind::Crash { kind: Some(kind), fraction: 0.2, agents: vec![] },
                 ended_at: None,
             },
             FaultSpec { at: 60, duration: Some(80), fault: FaultKind::Loss { loss: 0.4 }, ended_at: None },

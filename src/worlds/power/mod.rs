@@ -395,6 +395,9 @@ pub fn spawn(world: &mut World) {
         let size = (0.3 * z).exp().clamp(0.4, 2.5) as f32;
         let has_pv = rng.0.random::<f64>() < h.pv_share;
         let has_bat = rng.0.random::<f64>() < h.battery_share;
+        let uf_drop = rng.0.random_range(0.001..0.003) as f32;
+        let price_lo = rng.0.random_range(0.75..0.95) as f32;
+        let price_hi = rng.0.random_range(1.05..1.35) as f32;
         let area = model.bus_area.get(bus).copied().unwrap_or(0) as u16;
         let bat_kwh = if has_bat { h.battery_kwh as f32 } else { 0.0 };
         batch.push((
@@ -420,7 +423,11 @@ pub fn spawn(world: &mut World) {
                 price: 0.0,
                 price_mean: 0.0,
                 price_tick: 0,
+                price_lo,
+                price_hi,
                 dr: false,
+                uf_drop,
+                uf_waiting: false,
                 demand_kw: 0.0,
                 pv_out_kw: 0.0,
                 curtailed_kw: 0.0,

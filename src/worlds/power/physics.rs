@@ -78,10 +78,19 @@ fn balance_at_start(s: &mut PowerState) {
         let others: f64 = in_isl.iter().filter(|&&u| u != slack).map(|&u| units[u].setpoint_mw).sum();
         let p = demand - others - storage_mw;
         let u = &mut units[slack];
-        u.setpoint_mw = p;
-        u.valve_mw = p.clamp(u.pmin_mw, u.pmax_mw);
-        u.pm_mw = u.valve_mw;
-        u.pe_mw = u.pm_mw;
+        u.setpoint_mw = p.clamp(u.pmin_mw, u.pmax_mw);
+        // What the reference unit cannot take up within its limits the others share, each
+        // within its own (in row order).
+        let mut left = p - u.setpoint_mw;
+        for &o in in_isl.iter().filter(|&&o| o != slack) {
+            if left == 0.0 {
+                break;
+            }
+            let x = &mut units[o];
+            let q = (x.setpoint_mw + left).clamp(x.pmin_mw, x.pmax_mw);
+            left -= q - x.setpoint_mw;
+            x.setpoint_mw = q;
+        }
     }
     for u in units.iter_mut() {
         u.valve_mw = u.setpoint_mw.clamp(u.pmin_mw, u.pmax_mw);

@@ -31,6 +31,9 @@ use crate::worlds::power::physics::close_line;
 use crate::worlds::power::state::{LineStatus, PowerState};
 use crate::worlds::power::{CHARGING_STATION, GRID_BATTERY, PROSUMER};
 
+/// Demand response stays on this long after the frequency has recovered, s.
+const DR_HOLD_S: f64 = 120.0;
+
 /// Shortest time between two corrective re-dispatches, s.
 const CORRECTIVE_GAP_S: f64 = 5.0;
 
@@ -76,8 +79,9 @@ pub struct AreaAgent {
     pub base_mw: Vec<f64>,
     /// What each unit last reported: (output MW, available, tick).
     pub heard: Vec<Option<(f64, bool, u64)>>,
-    /// Demand response asked of the households.
+    /// Demand response asked of the households, and the last tick the frequency was low.
     pub dr: bool,
+    pub dr_low_since: u64,
     /// Households' last meter readings summed: net kW, flexible kW, and how many reported.
     pub meter_kw: f64,
     pub flex_kw: f64,
@@ -128,6 +132,7 @@ impl AreaAgent {
             base_mw,
             heard,
             dr: false,
+            dr_low_since: 0,
             meter_kw: 0.0,
             flex_kw: 0.0,
             meters: 0,
@@ -378,7 +383,16 @@ pub fn decide_areas(
         }
         // Demand response when the frequency sags (any coordination but none).
         if c != Coordination::None && meter.freq_hz > 0.0 {
-            let want = if a.dr { meter.freq_hz < f0 * (1.0 - DR_DROP / 5.0) } else { meter.freq_hz < f0 * (1.0 - DR_DROP) };
+            let low = meter.freq_hz < f0 * (1.0 - DR_DROP / 5.0);
+            if low {
+                a.dr_low_since = now;
+            }
+            // Released once the frequency has been back for a while (no rebound straight into it).
+            let want = if a.dr {
+                low || now < a.dr_low_since + ticks(DR_HOLD_S, dt)
+            } else {
+                meter.freq_hz < f0 * (1.0 - DR_DROP)
+            };
             if want != a.dr {
                 a.dr = want;
                 out.send(agent.id, Dest::Kind(PROSUMER), MSG_DR, 12, now, [a.area as f32, if want { 1.0 } else { 0.0 }, 0.0, 0.0]);
@@ -766,7 +780,19 @@ fn run_dispatch(op: &mut OperatorAgent, state: &PowerState, cfg: &PowerConfig, n
         Err(e) => {
             op.failures += 1;
             op.note = "opf_failed";
-            log.push(now, "dispatch_failed", None, [("error", json!(e.to_string()))]);
+            let (lo, hi) = net.gens().iter().filter(|g| g.in_service).fold((0.0, 0.0), |a, g| (a.0 + g.pmin_mw, a.1 + g.pmax_mw));
+            log.push(
+                now,
+                "dispatch_failed",
+                None,
+                [
+                    ("error", json!(e.to_string())),
+                    ("demand_mw", json!(loads.iter().sum::<f64>())),
+                    ("pmin_mw", json!(lo)),
+                    ("pmax_mw", json!(hi)),
+                    ("loads", json!(loads)),
+                ],
+            );
             // Economic dispatch without the network, every dispatchable unit together.
             let mut units = Vec::new();
             let mut idx = Vec::new();

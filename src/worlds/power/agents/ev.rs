@@ -243,7 +243,10 @@ pub fn decide_stations(
             cap = cap.min(c);
             s.limit = "operator_cap";
         }
-        if coord.0 != Coordination::None && meter.freq_hz > 0.0 && meter.freq_hz < f0 * (1.0 - PAUSE_DROP) {
+        if meter.freq_hz <= 0.0 {
+            cap = 0.0;
+            s.limit = "no_supply";
+        } else if coord.0 != Coordination::None && meter.freq_hz < f0 * (1.0 - PAUSE_DROP) {
             cap = 0.0;
             s.limit = "underfrequency_pause";
         }

@@ -20,8 +20,17 @@ use crate::worlds::power::state::PowerState;
 
 /// Correlation time of a household's demand noise, s.
 const NOISE_TIME_S: f64 = 900.0;
-/// Under-frequency response below f0·(1 − this).
-const UF_DROP: f64 = 0.002;
+/// A battery's frequency response: no response within f0·(1 ± this) ...
+const BAT_DEADBAND: f64 = 0.001;
+/// ... then droop: its full power at this much more (1 % of f0). The response moves a third of
+/// the way to its droop value each tick: households measure and act once a tick, and a
+/// delayed response as stiff as the units' own would swing the frequency instead of holding it.
+const BAT_DROOP: f64 = 0.01;
+const BAT_LAG: f32 = 1.0 / 3.0;
+/// Flexible demand that waited on low frequency comes back once the frequency is above
+/// f0·(1 − this), after at least `UF_HOLD_S`.
+const UF_RELEASE: f64 = 0.0005;
+const UF_HOLD_S: f32 = 60.0;
 /// Over-frequency dead band of the PV's frequency–watt droop, share of f0 (36 mHz at 60 Hz).
 const PV_DEADBAND: f64 = 0.036 / 60.0;
 /// The PV's over-frequency droop, share of f0 for full curtailment.
@@ -50,8 +59,17 @@ pub struct Prosumer {
     pub price: f32,
     pub price_mean: f32,
     pub price_tick: u64,
+    /// Its price thresholds, as multiples of the mean price: it charges (and releases waiting
+    /// demand) below `price_lo`, discharges and defers above `price_hi` (they differ between
+    /// households, so a new price does not move every battery at once).
+    pub price_lo: f32,
+    pub price_hi: f32,
     /// The area controller asks for demand response.
     pub dr: bool,
+    /// Its flexible demand waits below f0·(1 − this) (thresholds differ between households, so
+    /// that they do not all switch at once); waiting on low frequency now.
+    pub uf_drop: f32,
+    pub uf_waiting: bool,
     /// This tick: demand, PV out, PV curtailed, battery (discharge > 0), net — kW.
     pub demand_kw: f32,
     pub pv_out_kw: f32,
@@ -132,11 +150,15 @@ pub fn decide_prosumers(
         let pv_out = if energized { pv_avail * (1.0 - over / PV_DROOP as f32).clamp(0.0, 1.0) } else { 0.0 };
         p.curtailed_kw = pv_avail - pv_out;
         p.pv_out_kw = pv_out;
-        let underfreq = energized && freq < f0f * (1.0 - UF_DROP as f32);
-        let overfreq = energized && freq > f0f * (1.0 + UF_DROP as f32);
+        if energized && freq < f0f * (1.0 - p.uf_drop) {
+            p.uf_waiting = true;
+        } else if p.uf_waiting && (!energized || (freq > f0f * (1.0 - UF_RELEASE as f32) && p.deferred_s >= UF_HOLD_S)) {
+            p.uf_waiting = false;
+        }
+        let underfreq = p.uf_waiting;
         let priced = priced_mode && p.price_tick > 0 && now.saturating_sub(p.price_tick) <= price_stale;
-        let high_price = priced && p.price > 1.2 * p.price_mean;
-        let low_price = priced && p.price < 0.85 * p.price_mean;
+        let high_price = priced && p.price > p.price_hi * p.price_mean;
+        let low_price = priced && p.price < p.price_lo * p.price_mean;
         // Flexible demand waits out an emergency or a high price, up to its limit.
         let mut reason = "self_consume";
         let mut served = demand;
@@ -153,9 +175,14 @@ pub fn decide_prosumers(
                 "price_high"
             };
         } else if p.deferred_kwh > 0.0 {
-            // Catch up at up to twice the flexible share, or everything when forced.
+            // Catch up at half the flexible share on top of the demand (a slow payback, so the
+            // rebound does not bring the emergency back), or everything when forced.
             let forced = p.deferred_s >= max_defer;
-            let rate = if forced { p.deferred_kwh / h } else { (2.0 * flexible.max(0.05 * pc.load_kw as f32)).min(p.deferred_kwh / h) };
+            let rate = if forced {
+                p.deferred_kwh / h
+            } else {
+                (0.5 * flexible.max(0.05 * pc.load_kw as f32)).min(p.deferred_kwh / h)
+            };
             served += rate;
             p.deferred_kwh = (p.deferred_kwh - rate * h).max(0.0);
             reason = if forced { "deferral_limit" } else { "catch_up" };
@@ -172,12 +199,14 @@ pub fn decide_prosumers(
             let avail = (p.soc_kwh - 0.1 * p.bat_kwh).max(0.0);
             let max_charge = p.bat_kw.min(room / (h * eff).max(1e-9));
             let max_dis = p.bat_kw.min(avail * eff / h.max(1e-9));
-            if underfreq {
-                bat = max_dis;
-                reason = "underfrequency";
-            } else if overfreq {
-                bat = -max_charge;
-                reason = "overfrequency";
+            // Fast frequency response by droop outside a dead band, on top of any schedule.
+            let dev = freq / f0f - 1.0;
+            let over = (dev.abs() - BAT_DEADBAND as f32).max(0.0) / BAT_DROOP as f32;
+            let droop = -dev.signum() * over.min(1.0) * p.bat_kw;
+            let response = if droop == 0.0 { 0.0 } else { p.battery_kw + BAT_LAG * (droop - p.battery_kw) };
+            if droop != 0.0 {
+                bat = response.clamp(-max_charge, max_dis);
+                reason = if droop > 0.0 { "underfrequency" } else { "overfrequency" };
             } else if high_price {
                 bat = max_dis;
                 reason = "price_high";
