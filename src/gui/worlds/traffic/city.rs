@@ -10,7 +10,7 @@
 use bevy::prelude::*;
 
 use super::top_speed;
-use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
+use crate::gui::agents::{AgentIndex, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch, speed_color};
 use crate::gui::camera::{FitRequest, WorldBounds, WorldCamera};
 use crate::gui::{Overlays, Selection};
@@ -370,8 +370,7 @@ pub(super) fn plugin(app: &mut App) {
         Update,
         (sync_map, draw_roads, draw_lights, draw_highlights, draw_heat, draw_route)
             .chain()
-            .in_set(DrawSet::World)
-            .after(super::draw_agents)
+            .in_set(super::TrafficDraw::Map)
             .run_if(resource_exists::<CityDrawing>.and_then(resource_exists::<CityMap>)),
     );
 }
@@ -600,8 +599,7 @@ mod tests {
     #[test]
     fn lights_one_per_approach_zoomed_out_one_per_movement_zoomed_in() {
         let net = grid();
-        let mut st = CityState::default();
-        st.mov_light = vec![MovLight::Red; net.movements.len()];
+        let st = CityState { mov_light: vec![MovLight::Red; net.movements.len()], ..Default::default() };
         let approaches: usize = net.nodes.iter().filter(|n| n.signal).map(|n| n.ins.len()).sum();
         let signal_movements: usize = net.nodes.iter().filter(|n| n.signal).map(|n| n.movements.len()).sum();
         let mut buf = GlyphBuffers::default();
@@ -634,10 +632,12 @@ mod tests {
             })
             .take(2)
             .collect();
-        let mut st = CityState::default();
-        st.box_count = vec![0; net.nodes.len()];
-        st.hold = vec![Hold::Go; net.lanes.len()];
-        st.gridlocks = vec![inner.clone()];
+        let st = CityState {
+            box_count: vec![0; net.nodes.len()],
+            hold: vec![Hold::Go; net.lanes.len()],
+            gridlocks: vec![inner.clone()],
+            ..Default::default()
+        };
         let (nodes, links) = box_states(&net, &st);
         for &l in &inner {
             assert!(links[l as usize]);

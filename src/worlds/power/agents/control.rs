@@ -374,7 +374,7 @@ pub fn decide_areas(
                     );
                 }
                 if new_schedule || a.price > 0.0 && now % ticks(cfg.operator.price_every_s, dt) == 0 {
-                    broadcast_price(agent.id, &mut out, a.area as f32, a.price, now);
+                    broadcast_price(&roster, agent.id, &mut out, a.area as f32, a.price, now);
                 }
             }
         } else {
@@ -395,7 +395,10 @@ pub fn decide_areas(
             };
             if want != a.dr {
                 a.dr = want;
-                out.send(agent.id, Dest::Kind(PROSUMER), MSG_DR, 12, now, [a.area as f32, if want { 1.0 } else { 0.0 }, 0.0, 0.0]);
+                if roster.prosumers > 0 {
+                    let payload = [a.area as f32, if want { 1.0 } else { 0.0 }, 0.0, 0.0];
+                    out.send(agent.id, Dest::Kind(PROSUMER), MSG_DR, 12, now, payload);
+                }
                 log.push(now, if want { "dr_start" } else { "dr_end" }, Some(agent.id.0), [("freq_hz", json!(meter.freq_hz))]);
             }
             if a.dr {
@@ -471,9 +474,12 @@ fn agc_range(state: &PowerState, units: &[usize], base_mw: &[f64], parts: &[f64]
     (lo, hi)
 }
 
-fn broadcast_price(from: AgentId, out: &mut Outbox, area: f32, price: f64, now: u64) {
-    for kind in [PROSUMER, CHARGING_STATION, GRID_BATTERY] {
-        out.send(from, Dest::Kind(kind), MSG_PRICE, 12, now, [area, price as f32, 0.0, 0.0]);
+/// An area's price to the households, stations and batteries (the kinds this grid has).
+fn broadcast_price(roster: &Roster, from: AgentId, out: &mut Outbox, area: f32, price: f64, now: u64) {
+    for (kind, n) in [(PROSUMER, roster.prosumers), (CHARGING_STATION, roster.stations), (GRID_BATTERY, roster.storage)] {
+        if n > 0 {
+            out.send(from, Dest::Kind(kind), MSG_PRICE, 12, now, [area, price as f32, 0.0, 0.0]);
+        }
     }
 }
 
@@ -688,7 +694,7 @@ pub fn decide_operator(
             }
             if c == Coordination::Centralized && now % price_every == 0 {
                 for (a, &p) in op.prices.iter().enumerate() {
-                    broadcast_price(agent.id, &mut out, a as f32, p, now);
+                    broadcast_price(&roster, agent.id, &mut out, a as f32, p, now);
                 }
             }
             // Stations on congested buses are capped until the congestion clears.
