@@ -64,7 +64,9 @@ fn cases() -> Vec<(String, PathBuf)> {
 
 fn bench_dc() {
     println!("## DC power flow: one solve = every angle and every branch flow, no allocation\n");
-    println!("| case | buses | branches | parse ms | cached solve µs (solves/s) | refactor + solve µs (solves/s) | line toggled + solve µs | cached speed-up |");
+    println!(
+        "| case | buses | branches | parse ms | cached solve µs (solves/s) | refactor + solve µs (solves/s) | line toggled + solve µs | cached speed-up |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, path) in cases() {
         let t = Instant::now();
@@ -165,7 +167,9 @@ fn buses(s: &Scenario) -> usize {
 
 fn bench_homes() {
     let sizes: Vec<u32> = match std::env::var("MASIM_BENCH_HOMES") {
-        Ok(s) => s.split(',').map(|x| x.trim().parse().unwrap_or_else(|_| panic!("MASIM_BENCH_HOMES: {x:?}"))).collect(),
+        Ok(s) => {
+            s.split(',').map(|x| x.trim().parse().unwrap_or_else(|_| panic!("MASIM_BENCH_HOMES: {x:?}"))).collect()
+        }
         Err(_) => vec![10_000, 100_000],
     };
     println!("## Households: IEEE 14-bus case, centralized control, households on every load bus, dt 1 s\n");

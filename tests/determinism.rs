@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use masim::scenario::{self, Scenario};
-use masim::worlds::WorldSpec;
 use masim::sim::{FaultKind, FaultSpec, Rect};
+use masim::worlds::WorldSpec;
 use masim::worlds::traffic::VEHICLE;
 
 const BIN: &str = env!("CARGO_BIN_EXE_masim");

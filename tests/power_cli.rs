@@ -84,7 +84,14 @@ fn any_case_by_set_relative_to_where_you_are_and_the_run_folder_reruns_from_anyw
     let again = work.join("again");
     let o = run_in(
         root,
-        &["run", out.join("scenario.ron").to_str().expect("utf-8"), "--trace", "--quiet", "--out", again.to_str().expect("utf-8")],
+        &[
+            "run",
+            out.join("scenario.ron").to_str().expect("utf-8"),
+            "--trace",
+            "--quiet",
+            "--out",
+            again.to_str().expect("utf-8"),
+        ],
     );
     ok(&o);
     for f in ["metrics.csv", "lines.csv", "buses.csv", "events.jsonl"] {
@@ -92,7 +99,18 @@ fn any_case_by_set_relative_to_where_you_are_and_the_run_folder_reruns_from_anyw
     }
     // The shipped scenario's own relative path is relative to its folder, wherever the run starts.
     let from_elsewhere = work.join("elsewhere");
-    let o = run_in(&work, &["run", scenario.to_str().expect("utf-8"), "--ticks", "2", "--quiet", "--out", from_elsewhere.to_str().expect("utf-8")]);
+    let o = run_in(
+        &work,
+        &[
+            "run",
+            scenario.to_str().expect("utf-8"),
+            "--ticks",
+            "2",
+            "--quiet",
+            "--out",
+            from_elsewhere.to_str().expect("utf-8"),
+        ],
+    );
     ok(&o);
 }
 
@@ -100,11 +118,21 @@ fn any_case_by_set_relative_to_where_you_are_and_the_run_folder_reruns_from_anyw
 fn a_malformed_case_given_by_set_is_refused_with_its_position() {
     let o = run_in(
         Path::new(env!("CARGO_MANIFEST_DIR")),
-        &["validate", "scenarios/power_matpower.ron", "--set", "world.network.path=tests/bad_scenarios/cases/short_row.m"],
+        &[
+            "validate",
+            "scenarios/power_matpower.ron",
+            "--set",
+            "world.network.path=tests/bad_scenarios/cases/short_row.m",
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.starts_with("error: --set world.network.path=tests/bad_scenarios/cases/short_row.m: field `world.network.path`: "), "{err}");
+    assert!(
+        err.starts_with(
+            "error: --set world.network.path=tests/bad_scenarios/cases/short_row.m: field `world.network.path`: "
+        ),
+        "{err}"
+    );
     assert!(err.contains("short_row.m:27:2: bus row 3 has 11 columns, expected at least 13"), "{err}");
     assert!(!err.contains("panicked"));
     let o = run_in(
@@ -120,7 +148,16 @@ fn traces_write_lines_and_buses_exactly_as_documented() {
     let out = scratch("trace");
     let o = run_in(
         Path::new(env!("CARGO_MANIFEST_DIR")),
-        &["run", "scenarios/power_cascade.ron", "--ticks", "400", "--trace", "--quiet", "--out", out.to_str().expect("utf-8")],
+        &[
+            "run",
+            "scenarios/power_cascade.ron",
+            "--ticks",
+            "400",
+            "--trace",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
     );
     ok(&o);
     let lines = std::fs::read_to_string(out.join("lines.csv")).expect("lines.csv");
@@ -130,7 +167,8 @@ fn traces_write_lines_and_buses_exactly_as_documented() {
     // power_cascade traces every 50 ticks: 8 snapshots of 20 lines and 14 buses.
     assert_eq!(lines.lines().count() - 1, 8 * 20);
     assert_eq!(buses.lines().count() - 1, 8 * 14);
-    let statuses: std::collections::BTreeSet<&str> = lines.lines().skip(1).filter_map(|l| l.split(',').nth(6)).collect();
+    let statuses: std::collections::BTreeSet<&str> =
+        lines.lines().skip(1).filter_map(|l| l.split(',').nth(6)).collect();
     assert!(statuses.contains("switched_out") && statuses.contains("tripped"), "{statuses:?}");
     // Line 0 is row 0 of the case: bus 1 to bus 2; bus numbers are the case's.
     assert!(lines.lines().nth(1).is_some_and(|l| l.starts_with("50,0,1,2,")));

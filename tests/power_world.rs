@@ -80,7 +80,11 @@ fn every_island_balances_every_tick_and_every_bus_obeys_kirchhoff() {
                 load += bus.served_mw;
                 // What the flows carry away from a bus is what it injects.
                 let net = bus.gen_mw - bus.served_mw;
-                assert!((from_flows[b] - net).abs() < 1e-6, "tick {tick} bus {b}: flows {} vs injection {net}", from_flows[b]);
+                assert!(
+                    (from_flows[b] - net).abs() < 1e-6,
+                    "tick {tick} bus {b}: flows {} vs injection {net}",
+                    from_flows[b]
+                );
             }
             let tol = 1e-6 * load.abs().max(1.0);
             assert!((generation - load).abs() < tol, "tick {tick} island {k}: generation {generation} vs load {load}");
@@ -97,9 +101,13 @@ fn every_island_balances_every_tick_and_every_bus_obeys_kirchhoff() {
             }
             let served: f64 = isl.buses.iter().map(|&b| st.buses[b].served_mw).sum();
             let wanted: f64 = isl.buses.iter().map(|&b| st.buses[b].demand_mw * (1.0 - st.buses[b].shed_share)).sum();
-            let base: f64 = st.units.iter().filter(|u| u.online() && st.net.island_of(u.bus) == Some(k)).map(|u| u.rating_mw).sum();
+            let base: f64 =
+                st.units.iter().filter(|u| u.online() && st.net.island_of(u.bus) == Some(k)).map(|u| u.rating_mw).sum();
             let damping = 1.0 * base * st.buses[isl.buses[0]].df_pu;
-            assert!((served - wanted - damping).abs() < 1e-6 * served.abs().max(1.0), "tick {tick} island {k}: {served} vs {wanted} + {damping}");
+            assert!(
+                (served - wanted - damping).abs() < 1e-6 * served.abs().max(1.0),
+                "tick {tick} island {k}: {served} vs {wanted} + {damping}"
+            );
         }
     }
     assert!(most_islands >= 3, "the cascade should split the grid, got {most_islands} islands");
@@ -157,7 +165,9 @@ fn ufls_stages_fire_in_order_and_stop_the_decline() {
     let stages: Vec<(u64, u64, f64)> = ev
         .iter()
         .filter(|e| e["kind"] == "ufls")
-        .map(|e| (e["stage"].as_u64().unwrap_or(0), e["tick"].as_u64().unwrap_or(0), e["freq_hz"].as_f64().unwrap_or(0.0)))
+        .map(|e| {
+            (e["stage"].as_u64().unwrap_or(0), e["tick"].as_u64().unwrap_or(0), e["freq_hz"].as_f64().unwrap_or(0.0))
+        })
         .collect();
     assert!(stages.len() >= 2, "several stages operate: {stages:?}");
     for (k, w) in stages.windows(2).enumerate() {
@@ -293,7 +303,13 @@ fn a_constructed_cascade_trips_exactly_the_lines_it_should_and_finds_the_islands
     let trips: Vec<(u64, u64, String)> = events(&app)
         .iter()
         .filter(|e| e["kind"] == "line_trip")
-        .map(|e| (e["line"].as_u64().unwrap_or(99), e["tick"].as_u64().unwrap_or(0), e["cause"].as_str().unwrap_or("").to_string()))
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap_or(99),
+                e["tick"].as_u64().unwrap_or(0),
+                e["cause"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     assert_eq!(trips.len(), 3, "{trips:?}");
     assert_eq!(trips[0], (0, 10, "event".into()));
@@ -313,14 +329,16 @@ fn a_constructed_cascade_trips_exactly_the_lines_it_should_and_finds_the_islands
     assert_eq!(st.cascades[0].lines, vec![0, 2, 3]);
     assert!((st.shed_mw - 200.0).abs() < 1e-9, "the load at bus 4 is unserved: {}", st.shed_mw);
     // Past the hard limit (ratings 90 MW: 222 %) both go in the same tick as the trip.
-    let hard = s
-        .with_sets(&[2, 3].map(|k| (format!("world.network.lines[{k}].rating_mw"), "90".to_string())))
-        .expect("valid");
+    let hard =
+        s.with_sets(&[2, 3].map(|k| (format!("world.network.lines[{k}].rating_mw"), "90".to_string()))).expect("valid");
     let mut app = headless_app(&hard, Some(1));
     run_ticks(&mut app, 20, |_| {});
     let ev = events(&app);
-    let hard_trips: Vec<u64> =
-        ev.iter().filter(|e| e["kind"] == "line_trip" && e["cause"] == "hard_limit").map(|e| e["tick"].as_u64().unwrap_or(0)).collect();
+    let hard_trips: Vec<u64> = ev
+        .iter()
+        .filter(|e| e["kind"] == "line_trip" && e["cause"] == "hard_limit")
+        .map(|e| e["tick"].as_u64().unwrap_or(0))
+        .collect();
     assert_eq!(hard_trips, vec![10, 10], "{ev:?}");
 }
 
@@ -336,7 +354,11 @@ fn an_operator_crash_makes_units_fall_back_to_droop_and_say_why() {
     s.faults.push(masim::sim::FaultSpec {
         at: 100,
         duration: None,
-        fault: masim::sim::FaultKind::Crash { kind: Some(masim::worlds::power::OPERATOR), fraction: 1.0, agents: vec![] },
+        fault: masim::sim::FaultKind::Crash {
+            kind: Some(masim::worlds::power::OPERATOR),
+            fraction: 1.0,
+            agents: vec![],
+        },
         ended_at: None,
     });
     let mut app = headless_app(&s, Some(1));

@@ -1171,7 +1171,8 @@ mod tests {
             return None;
         }
         let c = Case::from_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let rpath = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/power").join(format!("{name}.json"));
+        let rpath =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/power").join(format!("{name}.json"));
         let text = std::fs::read_to_string(&rpath).unwrap_or_else(|e| panic!("{}: {e}", rpath.display()));
         let r: Reference = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", rpath.display()));
         Some((c, r))

@@ -277,7 +277,9 @@ fn spread(adj: &[Vec<usize>], pos: &mut [[f64; 2]], keep: &[bool]) {
     for _ in 0..40 {
         disp.iter_mut().for_each(|d| *d = [0.0; 2]);
         cells.clear();
-        cells.extend(pos.iter().enumerate().map(|(i, p)| ((p[0] / cell).floor() as i64, (p[1] / cell).floor() as i64, i)));
+        cells.extend(
+            pos.iter().enumerate().map(|(i, p)| ((p[0] / cell).floor() as i64, (p[1] / cell).floor() as i64, i)),
+        );
         cells.sort_unstable();
         let find = |cx: i64, cy: i64| -> &[(i64, i64, usize)] {
             let lo = cells.partition_point(|c| (c.0, c.1) < (cx, cy));

@@ -108,10 +108,9 @@ pub fn measure(
     m.set("battery_mw", s.storage.iter().map(|b| b.pm_mw).sum::<f64>() + home_bat);
     m.set("ev_charging_mw", s.buses.iter().map(|b| b.ev_mw).sum());
     let price = match coord.0 {
-        Coordination::Centralized | Coordination::Hierarchical => operator
-            .iter()
-            .next()
-            .map_or(0.0, |o| if o.prices.is_empty() { 0.0 } else { o.prices.iter().sum::<f64>() / o.prices.len() as f64 }),
+        Coordination::Centralized | Coordination::Hierarchical => operator.iter().next().map_or(0.0, |o| {
+            if o.prices.is_empty() { 0.0 } else { o.prices.iter().sum::<f64>() / o.prices.len() as f64 }
+        }),
         Coordination::Decentralized => {
             let l: Vec<f64> = units.iter().filter_map(|g| g.consensus.as_ref().map(|c| c.lambda)).collect();
             if l.is_empty() { 0.0 } else { l.iter().sum::<f64>() / l.len() as f64 }

@@ -73,14 +73,28 @@ pub type PowerParams = Params<PowerConfig>;
 
 /// The world's message kinds.
 pub const MESSAGES: [MessageKind; 13] = [
-    MessageKind { name: agents::MSG_TELEMETRY, about: "unit → operator or area controller: output, frequency, availability" },
+    MessageKind {
+        name: agents::MSG_TELEMETRY,
+        about: "unit → operator or area controller: output, frequency, availability",
+    },
     MessageKind { name: agents::MSG_LOADS, about: "area controller → operator: bus demands (two a message)" },
     MessageKind { name: agents::MSG_AREA, about: "area controller → operator: tie export, ACE, frequency" },
-    MessageKind { name: agents::MSG_SETPOINT, about: "operator or area controller → unit: set-point and its AGC part" },
+    MessageKind {
+        name: agents::MSG_SETPOINT, about: "operator or area controller → unit: set-point and its AGC part"
+    },
     MessageKind { name: agents::MSG_SCHEDULE, about: "operator → area controller: scheduled export and area price" },
-    MessageKind { name: agents::MSG_PRICE, about: "operator or area controller → households, stations, batteries: area price" },
-    MessageKind { name: agents::MSG_CONSENSUS, about: "unit → neighbouring unit: round, incremental cost, mismatch estimate" },
-    MessageKind { name: agents::MSG_METER, about: "household → area controller: net demand, battery charge, flexibility" },
+    MessageKind {
+        name: agents::MSG_PRICE,
+        about: "operator or area controller → households, stations, batteries: area price",
+    },
+    MessageKind {
+        name: agents::MSG_CONSENSUS,
+        about: "unit → neighbouring unit: round, incremental cost, mismatch estimate",
+    },
+    MessageKind {
+        name: agents::MSG_METER,
+        about: "household → area controller: net demand, battery charge, flexibility",
+    },
     MessageKind { name: agents::MSG_DR, about: "area controller → households: shed or release flexible demand" },
     MessageKind { name: agents::MSG_EV, about: "station → operator: charging power, EVs waiting, cap" },
     MessageKind { name: agents::MSG_EV_CAP, about: "operator → station: a cap on its charging power" },
@@ -162,7 +176,9 @@ impl WorldSpec for PowerConfig {
         let list = self.events.clone();
         crate::sim::timeline::truncate(&mut self.events, ticks)
             .into_iter()
-            .map(|k| format!("world.events[{k}] ({} at tick {}) comes after the run's end", list[k].event.name(), list[k].at))
+            .map(|k| {
+                format!("world.events[{k}] ({} at tick {}) comes after the run's end", list[k].event.name(), list[k].at)
+            })
             .collect()
     }
 
@@ -306,7 +322,8 @@ fn place(s: &PowerState, cfg: &PowerConfig) -> Placement {
         })
         .collect();
     let (lo, hi) = xy.iter().fold((Vec2::splat(f32::MAX), Vec2::splat(f32::MIN)), |(l, h), p| (l.min(*p), h.max(*p)));
-    let operator = (Vec2::new((lo.x + hi.x) * 0.5, hi.y + 0.8 * edge), OperatorAgent::new(s, cfg.ev.stations.len(), cfg));
+    let operator =
+        (Vec2::new((lo.x + hi.x) * 0.5, hi.y + 0.8 * edge), OperatorAgent::new(s, cfg.ev.stations.len(), cfg));
     Placement { units, storage, stations, areas, operator, homes_at: household_buses(cfg, s), xy }
 }
 
@@ -362,7 +379,10 @@ pub fn spawn(world: &mut World) {
     }
     for (k, pos) in pl.storage.into_iter().enumerate() {
         let id = take();
-        world.spawn((base(id, GRID_BATTERY, pos, "power_battery"), StorageAgent { index: k, target_mw: 0.0, price_mean: 0.0 }));
+        world.spawn((
+            base(id, GRID_BATTERY, pos, "power_battery"),
+            StorageAgent { index: k, target_mw: 0.0, price_mean: 0.0 },
+        ));
     }
     for (k, (pos, bus)) in pl.stations.into_iter().enumerate() {
         let id = take();
@@ -373,7 +393,10 @@ pub fn spawn(world: &mut World) {
             }
             _ => (0, 0, 0),
         };
-        world.spawn((base(id, CHARGING_STATION, pos, "power_station"), StationAgent::new(k, bus, &cfg.ev.stations[k], hh)));
+        world.spawn((
+            base(id, CHARGING_STATION, pos, "power_station"),
+            StationAgent::new(k, bus, &cfg.ev.stations[k], hh),
+        ));
     }
     for (pos, a) in pl.areas {
         let id = take();

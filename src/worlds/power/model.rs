@@ -193,9 +193,7 @@ fn case_errors(field: &str, file: &str, errs: &[super::matpower::CaseError]) -> 
 fn dc_errors(field: &str, file: Option<&str>, e: super::dcflow::DcError) -> Vec<ModelError> {
     match (e, file) {
         (super::dcflow::DcError::Case(c), Some(f)) => case_errors(field, f, &c.0),
-        (super::dcflow::DcError::Case(c), None) => {
-            c.0.into_iter().map(|e| (field.to_string(), e.message)).collect()
-        }
+        (super::dcflow::DcError::Case(c), None) => c.0.into_iter().map(|e| (field.to_string(), e.message)).collect(),
         (other, Some(f)) => vec![(field.to_string(), format!("{f}: {other}"))],
         (other, None) => vec![(field.to_string(), other.to_string())],
     }
@@ -283,30 +281,15 @@ fn explicit_case(
             angmax_deg: 360.0,
         })
         .collect();
-    let gencost = gens
-        .iter()
-        .all(|g| g.cost.is_some())
-        .then(|| {
-            gens.iter()
-                .map(|g| {
-                    let c = g.cost.unwrap_or_default();
-                    GenCost {
-                        model: CostModel::Polynomial,
-                        startup: 0.0,
-                        shutdown: 0.0,
-                        coeffs: vec![c.c2, c.c1, c.c0],
-                    }
-                })
-                .collect()
-        });
-    Case {
-        base_mva,
-        buses: bus_rows,
-        gens: gen_rows,
-        branches: branch_rows,
-        gencost,
-        source: SourceMap::default(),
-    }
+    let gencost = gens.iter().all(|g| g.cost.is_some()).then(|| {
+        gens.iter()
+            .map(|g| {
+                let c = g.cost.unwrap_or_default();
+                GenCost { model: CostModel::Polynomial, startup: 0.0, shutdown: 0.0, coeffs: vec![c.c2, c.c1, c.c0] }
+            })
+            .collect()
+    });
+    Case { base_mva, buses: bus_rows, gens: gen_rows, branches: branch_rows, gencost, source: SourceMap::default() }
 }
 
 /// Cost curves: polynomial costs of degree ≤ 2 as they are; a piecewise-linear cost by its

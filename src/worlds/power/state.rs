@@ -201,6 +201,8 @@ pub struct BusState {
     pub restore_s: f64,
     /// PV cloud-front factor of events in force.
     pub pv_factor: f64,
+    /// The highest loading of a closed line at this bus.
+    pub max_loading: f64,
 }
 
 /// A cascade: trips less than `protection.cascade_gap_s` apart.
@@ -301,6 +303,8 @@ pub struct PowerState {
     /// Household batteries (energy, capacity), MWh, for the fleet's mean state of charge.
     pub home_soc_mwh: f64,
     pub home_cap_mwh: f64,
+    /// Each island's last frequency step (see [`super::physics::FreqMemo`]).
+    pub freq_memo: Vec<super::physics::FreqMemo>,
     /// Scratch buffers of the DC solve.
     pub inj: Vec<f64>,
     pub theta: Vec<f64>,
@@ -394,6 +398,7 @@ impl PowerState {
                     ufls: None,
                     restore_s: 0.0,
                     pv_factor: 1.0,
+                    max_loading: 0.0,
                 }
             })
             .collect();
@@ -448,6 +453,7 @@ impl PowerState {
             pv_mw: 0.0,
             home_soc_mwh: 0.0,
             home_cap_mwh: 0.0,
+            freq_memo: Vec::new(),
             inj: vec![0.0; nb],
             theta: vec![0.0; nb],
             flows: vec![0.0; nl],
@@ -499,11 +505,22 @@ impl PowerState {
 
     /// The highest loading of a line touching bus `i`.
     pub fn bus_loading(&self, i: usize) -> f64 {
-        self.lines
-            .iter()
-            .filter(|l| (l.from == i || l.to == i) && l.status == LineStatus::InService)
-            .map(|l| l.loading)
-            .fold(0.0, f64::max)
+        self.buses.get(i).map_or(0.0, |b| b.max_loading)
+    }
+
+    /// Every bus's highest line loading, from the lines' loadings (after each solve).
+    pub fn refresh_bus_loading(&mut self) {
+        for b in &mut self.buses {
+            b.max_loading = 0.0;
+        }
+        for l in &self.lines {
+            if l.status == LineStatus::InService {
+                for i in [l.from, l.to] {
+                    let b = &mut self.buses[i];
+                    b.max_loading = b.max_loading.max(l.loading);
+                }
+            }
+        }
     }
 
     /// The cascade in progress at `now`, if a trip less than `gap` ticks ago belongs to one.

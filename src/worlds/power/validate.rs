@@ -287,7 +287,10 @@ fn network(v: &mut Checker, n: &Network) {
                 v.finite(&format!("{p}.p_mw"), g.p_mw);
                 v.positive(&format!("{p}.pmax_mw"), g.pmax_mw);
                 if v.finite(&format!("{p}.pmin_mw"), g.pmin_mw) && g.pmin_mw > g.pmax_mw {
-                    v.bad(format!("{p}.pmin_mw"), format!("must not exceed pmax_mw ({}), got {}", g.pmax_mw, g.pmin_mw));
+                    v.bad(
+                        format!("{p}.pmin_mw"),
+                        format!("must not exceed pmax_mw ({}), got {}", g.pmax_mw, g.pmin_mw),
+                    );
                 }
                 if let Some(c) = g.cost {
                     v.non_negative(&format!("{p}.cost.c2"), c.c2);
@@ -330,7 +333,10 @@ fn events(v: &mut Checker, c: &PowerConfig, core: &CoreView, m: Option<&model::G
             if end <= e.at || end > core.ticks || planned.is_some_and(|x| end >= x) {
                 v.bad(
                     format!("{p}.ended_at"),
-                    format!("is tick {end}; it must be after the start ({}) and no later than the run's end ({})", e.at, core.ticks),
+                    format!(
+                        "is tick {end}; it must be after the start ({}) and no later than the run's end ({})",
+                        e.at, core.ticks
+                    ),
                 );
             }
         }
@@ -341,22 +347,40 @@ fn events(v: &mut Checker, c: &PowerConfig, core: &CoreView, m: Option<&model::G
                 if let Some(n) = lines
                     && *line >= n
                 {
-                    v.bad(format!("{p}.event.line"), format!("no line {line}: lines are numbered 0..{} (rows of the case)", n.saturating_sub(1)));
+                    v.bad(
+                        format!("{p}.event.line"),
+                        format!("no line {line}: lines are numbered 0..{} (rows of the case)", n.saturating_sub(1)),
+                    );
                 } else if let Some(m) = m
                     && m.net.branches().get(*line).is_some_and(|b| b.x_pu == 0.0)
                 {
-                    v.bad(format!("{p}.event.line"), format!("line {line} has x = 0 and cannot be closed in the DC model"));
+                    v.bad(
+                        format!("{p}.event.line"),
+                        format!("line {line} has x = 0 and cannot be closed in the DC model"),
+                    );
                 }
                 if matches!(e.event, PowerEventKind::LineRestore { .. }) && e.duration.is_some() {
-                    v.bad(format!("{p}.duration"), "a restore lasts; leave duration out (trip the line again with LineTrip)");
+                    v.bad(
+                        format!("{p}.duration"),
+                        "a restore lasts; leave duration out (trip the line again with LineTrip)",
+                    );
                 }
             }
             PowerEventKind::GenOutage { generator } => {
                 if let Some(n) = gens {
                     if *generator >= n {
-                        v.bad(format!("{p}.event.generator"), format!("no generator {generator}: generators are numbered 0..{} (rows of the case)", n.saturating_sub(1)));
+                        v.bad(
+                            format!("{p}.event.generator"),
+                            format!(
+                                "no generator {generator}: generators are numbered 0..{} (rows of the case)",
+                                n.saturating_sub(1)
+                            ),
+                        );
                     } else if m.is_some_and(|m| m.unit_of_row[*generator] == usize::MAX) {
-                        v.bad(format!("{p}.event.generator"), format!("generator {generator} is out of service in the case"));
+                        v.bad(
+                            format!("{p}.event.generator"),
+                            format!("generator {generator} is out of service in the case"),
+                        );
                     }
                 }
             }
@@ -368,7 +392,10 @@ fn events(v: &mut Checker, c: &PowerConfig, core: &CoreView, m: Option<&model::G
                 }
                 v.finite(&format!("{p}.event.mw"), *mw);
                 if v.finite(&format!("{p}.event.share"), *share) && *share <= -1.0 {
-                    v.bad(format!("{p}.event.share"), format!("must be above −1 (−1 removes the whole load), got {share}"));
+                    v.bad(
+                        format!("{p}.event.share"),
+                        format!("must be above −1 (−1 removes the whole load), got {share}"),
+                    );
                 }
                 if *mw == 0.0 && *share == 0.0 {
                     v.bad(format!("{p}.event"), "changes nothing: give mw or share");

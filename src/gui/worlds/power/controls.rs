@@ -42,7 +42,8 @@ pub const LINES: [SliderSpec; 4] = [
 ];
 
 /// EV charging.
-pub const EV: [SliderSpec; 1] = [spec("EV arrivals per hour per station", "world.ev.arrivals_per_hour", 0.0, 40.0, false, false)];
+pub const EV: [SliderSpec; 1] =
+    [spec("EV arrivals per hour per station", "world.ev.arrivals_per_hour", 0.0, 40.0, false, false)];
 
 /// The operator and consensus.
 pub const DISPATCH: [SliderSpec; 5] = [
@@ -145,10 +146,13 @@ mod tests {
                 assert!((x.min..=x.max).contains(&cur), "{file}: {} = {cur} is outside {}..={}", x.path, x.min, x.max);
                 let step = (x.max - x.min) * 0.02;
                 let v = if x.max - cur >= step { cur + step } else { cur - step };
-                let next = s.with_set(&x.path, &v.to_string()).unwrap_or_else(|e| panic!("{file}: {}={v}: {e:?}", x.path));
+                let next =
+                    s.with_set(&x.path, &v.to_string()).unwrap_or_else(|e| panic!("{file}: {}={v}: {e:?}", x.path));
                 scenario::live_editable(&s, &next).unwrap_or_else(|e| panic!("{file}: {}: {e}", x.path));
             }
-            for (path, value) in [("world.ev.policy", "FairShare"), ("world.agc.enabled", "false"), ("coordination", "Decentralized")] {
+            for (path, value) in
+                [("world.ev.policy", "FairShare"), ("world.agc.enabled", "false"), ("coordination", "Decentralized")]
+            {
                 let next = s.with_set(path, value).unwrap_or_else(|e| panic!("{file}: {path}={value}: {e:?}"));
                 scenario::live_editable(&s, &next).unwrap_or_else(|e| panic!("{file}: {path}: {e}"));
             }

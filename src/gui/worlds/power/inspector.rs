@@ -37,9 +37,35 @@ pub(super) fn rows(ui: &mut egui::Ui, world: &World, entity: Entity) {
         row(ui, "set-point → target (MW)", format!("{:.2} → {:.2}", u.setpoint_mw, g.target_mw));
         row(ui, "schedule + AGC (MW)", format!("{:.2} + {:.2}", g.schedule_mw, g.agc_mw));
         row(ui, "limits (MW)", format!("{:.1} … {:.1}", u.pmin_mw, u.pmax_mw));
-        row(ui, "H / R / Tg / Tt", format!("{:.1} s / {} / {:.2} s / {:.2} s", u.h_s, u.droop.map_or("none".into(), |r| format!("{:.1} %", r * 100.0)), u.tg_s, u.tt_s));
-        row(ui, "marginal cost ($/MWh)", u.cost.map_or("not dispatched".into(), |c| format!("{:.2}", c.marginal(u.pe_mw))));
-        row(ui, "state", if u.uf_tripped { "tripped (under-frequency)".into() } else if u.outage { "outage".into() } else if g.failsafe { "fail-safe: droop only".into() } else { "online".into() });
+        row(
+            ui,
+            "H / R / Tg / Tt",
+            format!(
+                "{:.1} s / {} / {:.2} s / {:.2} s",
+                u.h_s,
+                u.droop.map_or("none".into(), |r| format!("{:.1} %", r * 100.0)),
+                u.tg_s,
+                u.tt_s
+            ),
+        );
+        row(
+            ui,
+            "marginal cost ($/MWh)",
+            u.cost.map_or("not dispatched".into(), |c| format!("{:.2}", c.marginal(u.pe_mw))),
+        );
+        row(
+            ui,
+            "state",
+            if u.uf_tripped {
+                "tripped (under-frequency)".into()
+            } else if u.outage {
+                "outage".into()
+            } else if g.failsafe {
+                "fail-safe: droop only".into()
+            } else {
+                "online".into()
+            },
+        );
         row(ui, "last set-point heard", g.heard.map_or("never".into(), |t| format!("tick {t}")));
         if let Some(c) = &g.consensus {
             row(ui, "consensus round", format!("{}{}", c.round, if c.stale { " (stale)" } else { "" }));
@@ -58,11 +84,24 @@ pub(super) fn rows(ui: &mut egui::Ui, world: &World, entity: Entity) {
         row(ui, "station at bus", bus_no(st.bus).to_string());
         row(ui, "ports in use", format!("{} of {}", st.plugged.len(), st.ports));
         row(ui, "EVs waiting", st.queue.len().to_string());
-        row(ui, "charging (kW)", format!("{:.1} (feeder {:.0}, cap {})", st.kw, st.spec_feeder_kw, st.cap_kw.map_or("none".into(), |c| format!("{c:.0}"))));
+        row(
+            ui,
+            "charging (kW)",
+            format!(
+                "{:.1} (feeder {:.0}, cap {})",
+                st.kw,
+                st.spec_feeder_kw,
+                st.cap_kw.map_or("none".into(), |c| format!("{c:.0}"))
+            ),
+        );
         row(ui, "limited by", st.limit.to_string());
         row(ui, "arrived / left / turned away", format!("{} / {} / {}", st.arrived, st.departed, st.balked));
         row(ui, "delivered / unmet (kWh)", format!("{:.1} / {:.1}", st.delivered_kwh, st.unmet_kwh));
-        row(ui, "mean wait for a port (s)", if st.waits > 0 { format!("{:.0}", st.wait_s / st.waits as f64) } else { "–".into() });
+        row(
+            ui,
+            "mean wait for a port (s)",
+            if st.waits > 0 { format!("{:.0}", st.wait_s / st.waits as f64) } else { "–".into() },
+        );
     }
     if let Some(a) = e.get::<AreaAgent>() {
         row(ui, "area", s.model.areas.get(a.area).map_or("?".into(), |n| n.to_string()));
@@ -78,7 +117,11 @@ pub(super) fn rows(ui: &mut egui::Ui, world: &World, entity: Entity) {
     if let Some(o) = e.get::<OperatorAgent>() {
         row(ui, "dispatches (failed)", format!("{} ({})", o.dispatches, o.failures));
         row(ui, "dispatch cost ($/h)", format!("{:.1}", o.cost));
-        row(ui, "last dispatch", format!("{} (tick {})", o.note, o.last_dispatch.map_or("–".into(), |t| t.to_string())));
+        row(
+            ui,
+            "last dispatch",
+            format!("{} (tick {})", o.note, o.last_dispatch.map_or("–".into(), |t| t.to_string())),
+        );
         row(ui, "binding lines", if o.binding.is_empty() { "none".into() } else { format!("{:?}", o.binding) });
         row(ui, "stale bus reports", o.stale.to_string());
         row(ui, "area prices ($/MWh)", o.prices.iter().map(|p| format!("{p:.2}")).collect::<Vec<_>>().join(", "));
@@ -89,10 +132,30 @@ pub(super) fn rows(ui: &mut egui::Ui, world: &World, entity: Entity) {
         row(ui, "household at bus", bus_no(h.bus as usize).to_string());
         row(ui, "frequency (Hz)", format!("{:.4}", h.freq_hz));
         row(ui, "demand / net (kW)", format!("{:.2} / {:+.2}", h.demand_kw, h.net_kw));
-        row(ui, "PV out / curtailed (kW)", if h.pv_kw > 0.0 { format!("{:.2} / {:.2} of {:.1} peak", h.pv_out_kw, h.curtailed_kw, h.pv_kw) } else { "no PV".into() });
-        row(ui, "battery (kW) / charge", if h.bat_kwh > 0.0 { format!("{:+.2} / {:.0} % of {:.0} kWh", h.battery_kw, 100.0 * h.soc_kwh / h.bat_kwh, h.bat_kwh) } else { "no battery".into() });
+        row(
+            ui,
+            "PV out / curtailed (kW)",
+            if h.pv_kw > 0.0 {
+                format!("{:.2} / {:.2} of {:.1} peak", h.pv_out_kw, h.curtailed_kw, h.pv_kw)
+            } else {
+                "no PV".into()
+            },
+        );
+        row(
+            ui,
+            "battery (kW) / charge",
+            if h.bat_kwh > 0.0 {
+                format!("{:+.2} / {:.0} % of {:.0} kWh", h.battery_kw, 100.0 * h.soc_kwh / h.bat_kwh, h.bat_kwh)
+            } else {
+                "no battery".into()
+            },
+        );
         row(ui, "deferred demand (kWh)", format!("{:.3} for {:.0} s", h.deferred_kwh, h.deferred_s));
-        row(ui, "price / mean ($/MWh)", if h.price_tick > 0 { format!("{:.2} / {:.2}", h.price, h.price_mean) } else { "none heard".into() });
+        row(
+            ui,
+            "price / mean ($/MWh)",
+            if h.price_tick > 0 { format!("{:.2} / {:.2}", h.price, h.price_mean) } else { "none heard".into() },
+        );
         row(ui, "demand response asked", if h.dr { "yes".into() } else { "no".into() });
     }
 }

@@ -286,7 +286,9 @@ fn draw_network(
                 dashed(&mut d.lines, a, b, 2.0 * thin, 6.0 * scale, grey);
                 cross(&mut d.lines, (a + b) * 0.5, 5.0 * scale, 1.5 * thin, grey);
             }
-            LineStatus::OutOfService => dashed(&mut d.lines, a, b, thin, 3.0 * scale, LinearRgba::new(0.4, 0.4, 0.4, 0.5)),
+            LineStatus::OutOfService => {
+                dashed(&mut d.lines, a, b, thin, 3.0 * scale, LinearRgba::new(0.4, 0.4, 0.4, 0.5))
+            }
         }
     }
     // Buses: white, orange when its relays have shed load, dark red when dark.
@@ -350,7 +352,9 @@ fn draw_glyphs(
             } else if h.net_kw < 0.0 {
                 Color::srgb(0.3, 0.9, 0.4).to_linear()
             } else {
-                Color::srgb(1.0, 0.6, 0.2).mix(&Color::srgb(0.9, 0.2, 0.1), (h.net_kw / 5.0).clamp(0.0, 1.0)).to_linear()
+                Color::srgb(1.0, 0.6, 0.2)
+                    .mix(&Color::srgb(0.9, 0.2, 0.1), (h.net_kw / 5.0).clamp(0.0, 1.0))
+                    .to_linear()
             };
             d.homes.push_square(p, dot, c);
             continue;
@@ -367,7 +371,13 @@ fn draw_glyphs(
                 LinearRgba::new(0.05, 0.05, 0.05, 1.0)
             };
             d.glyphs.push_vehicle(p, std::f32::consts::FRAC_PI_4, g * 1.25, g * 1.25, rim);
-            d.glyphs.push_vehicle(p, std::f32::consts::FRAC_PI_4, g, g, if u.online() { body } else { LinearRgba::new(0.25, 0.25, 0.25, 1.0) });
+            d.glyphs.push_vehicle(
+                p,
+                std::f32::consts::FRAC_PI_4,
+                g,
+                g,
+                if u.online() { body } else { LinearRgba::new(0.25, 0.25, 0.25, 1.0) },
+            );
             if !u.online() {
                 cross(&mut d.glyphs, p, g * 0.6, g * 0.2, LinearRgba::new(1.0, 0.15, 0.15, 1.0));
             }
@@ -381,14 +391,23 @@ fn draw_glyphs(
             let base = p - Vec2::new(0.0, g * 0.5);
             let c = Color::srgb(0.9, 0.25, 0.2).mix(&Color::srgb(0.25, 0.9, 0.35), soc).to_linear();
             d.glyphs.push_quad(
-                [base + Vec2::new(-g * 0.4, 0.0), base + Vec2::new(g * 0.4, 0.0), base + Vec2::new(g * 0.4, h), base + Vec2::new(-g * 0.4, h)],
+                [
+                    base + Vec2::new(-g * 0.4, 0.0),
+                    base + Vec2::new(g * 0.4, 0.0),
+                    base + Vec2::new(g * 0.4, h),
+                    base + Vec2::new(-g * 0.4, h),
+                ],
                 c,
             );
             continue;
         }
         if let Some(st) = station {
             // The station, its ports (lit when in use) and its queue of waiting EVs.
-            d.glyphs.push_square(p, g * 1.2, if crashed { crashed_c } else { Color::srgb(0.45, 0.35, 0.9).to_linear() });
+            d.glyphs.push_square(
+                p,
+                g * 1.2,
+                if crashed { crashed_c } else { Color::srgb(0.45, 0.35, 0.9).to_linear() },
+            );
             let pw = g * 0.45;
             for k in 0..st.ports as usize {
                 let c = if k < st.plugged.len() {
@@ -528,15 +547,17 @@ fn readout(
     let tripped = s.lines.iter().filter(|l| matches!(l.status, LineStatus::Tripped | LineStatus::SwitchedOut)).count();
     let hour = params.0.profile.hour(clock.tick as f64 * clock.dt);
     let coordination = live.map_or("?".to_string(), |l| format!("{:?}", l.current.coordination));
-    egui::Area::new(egui::Id::new("power_readout"))
-        .fixed_pos(egui::pos2(free.min.x + 10.0, free.min.y + 10.0))
-        .show(ctx, |ui| {
+    egui::Area::new(egui::Id::new("power_readout")).fixed_pos(egui::pos2(free.min.x + 10.0, free.min.y + 10.0)).show(
+        ctx,
+        |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
-                ui.label(egui::RichText::new(if low.is_some() { format!("{f:.3} Hz") } else { "no supply".into() }).size(24.0).color(color).strong());
-                ui.monospace(format!(
-                    "RoCoF {:+.3} Hz/s   Δf {dev:+.3} Hz",
-                    low.map_or(0.0, |i| i.rocof)
-                ));
+                ui.label(
+                    egui::RichText::new(if low.is_some() { format!("{f:.3} Hz") } else { "no supply".into() })
+                        .size(24.0)
+                        .color(color)
+                        .strong(),
+                );
+                ui.monospace(format!("RoCoF {:+.3} Hz/s   Δf {dev:+.3} Hz", low.map_or(0.0, |i| i.rocof)));
                 let generation: f64 = s.islands.iter().filter(|i| i.live).map(|i| i.gen_mw).sum();
                 ui.monospace(format!("generation {generation:.1} MW   shed {:.1} MW", s.shed_mw));
                 ui.monospace(format!(
@@ -552,5 +573,6 @@ fn readout(
                 ));
                 ui.small("click a line to trip it; click an open line to close it");
             });
-        });
+        },
+    );
 }

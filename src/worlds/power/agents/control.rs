@@ -19,8 +19,8 @@ use serde_json::json;
 
 use super::units::fill;
 use super::{
-    MSG_AREA, MSG_DR, MSG_EV, MSG_EV_CAP, MSG_LOADS, MSG_METER, MSG_PRICE, MSG_SCHEDULE, MSG_SETPOINT,
-    MSG_STORAGE, MSG_SWITCH, MSG_TELEMETRY, Meter, Roster, due, ticks,
+    MSG_AREA, MSG_DR, MSG_EV, MSG_EV_CAP, MSG_LOADS, MSG_METER, MSG_PRICE, MSG_SCHEDULE, MSG_SETPOINT, MSG_STORAGE,
+    MSG_SWITCH, MSG_TELEMETRY, Meter, Roster, due, ticks,
 };
 use crate::sim::{AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, SimClock};
 use crate::worlds::Params;
@@ -162,7 +162,8 @@ impl AreaAgent {
         let df = if f > 0.0 { f / f0 - 1.0 } else { 0.0 };
         let beta = self.beta_mw(state, cfg.frequency.damping);
         let export: f64 = self.ties.iter().map(|&(k, s)| s * state.lines[k].flow_mw).sum();
-        let flat = !self.ties.is_empty() && self.ties.iter().all(|&(k, _)| state.lines[k].status != LineStatus::InService);
+        let flat =
+            !self.ties.is_empty() && self.ties.iter().all(|&(k, _)| state.lines[k].status != LineStatus::InService);
         let tie = if flat { 0.0 } else { export - self.schedule_mw };
         (tie + beta * df, export, flat)
     }
@@ -230,7 +231,10 @@ pub fn decide_areas(
     roster: Res<Roster>,
     state: Res<PowerState>,
     mut log: ResMut<EventLog>,
-    mut q: Query<(&crate::sim::Agent, &mut AreaAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<
+        (&crate::sim::Agent, &mut AreaAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision),
+        Without<Crashed>,
+    >,
 ) {
     let cfg = &params.0;
     let now = clock.tick;
@@ -399,7 +403,12 @@ pub fn decide_areas(
                     let payload = [a.area as f32, if want { 1.0 } else { 0.0 }, 0.0, 0.0];
                     out.send(agent.id, Dest::Kind(PROSUMER), MSG_DR, 12, now, payload);
                 }
-                log.push(now, if want { "dr_start" } else { "dr_end" }, Some(agent.id.0), [("freq_hz", json!(meter.freq_hz))]);
+                log.push(
+                    now,
+                    if want { "dr_start" } else { "dr_end" },
+                    Some(agent.id.0),
+                    [("freq_hz", json!(meter.freq_hz))],
+                );
             }
             if a.dr {
                 action = "demand_response";
@@ -476,7 +485,8 @@ fn agc_range(state: &PowerState, units: &[usize], base_mw: &[f64], parts: &[f64]
 
 /// An area's price to the households, stations and batteries (the kinds this grid has).
 fn broadcast_price(roster: &Roster, from: AgentId, out: &mut Outbox, area: f32, price: f64, now: u64) {
-    for (kind, n) in [(PROSUMER, roster.prosumers), (CHARGING_STATION, roster.stations), (GRID_BATTERY, roster.storage)] {
+    for (kind, n) in [(PROSUMER, roster.prosumers), (CHARGING_STATION, roster.stations), (GRID_BATTERY, roster.storage)]
+    {
         if n > 0 {
             out.send(from, Dest::Kind(kind), MSG_PRICE, 12, now, [area, price as f32, 0.0, 0.0]);
         }
@@ -484,10 +494,18 @@ fn broadcast_price(roster: &Roster, from: AgentId, out: &mut Outbox, area: f32, 
 }
 
 /// Area controllers carry out switching orders (the Act phase).
-pub fn act_switching(clock: Res<SimClock>, mut state: ResMut<PowerState>, mut log: ResMut<EventLog>, mut q: Query<&mut AreaAgent, Without<Crashed>>) {
+pub fn act_switching(
+    clock: Res<SimClock>,
+    mut state: ResMut<PowerState>,
+    mut log: ResMut<EventLog>,
+    mut q: Query<&mut AreaAgent, Without<Crashed>>,
+) {
     for mut a in &mut q {
         for line in std::mem::take(&mut a.orders) {
-            if line < state.lines.len() && state.lines[line].status == LineStatus::Tripped && close_line(&mut state, line, "operator", clock.tick, &mut log) {
+            if line < state.lines.len()
+                && state.lines[line].status == LineStatus::Tripped
+                && close_line(&mut state, line, "operator", clock.tick, &mut log)
+            {
                 a.switched += 1;
             }
         }
@@ -569,7 +587,10 @@ pub fn decide_operator(
     state: Res<PowerState>,
     mut log: ResMut<EventLog>,
     stations: Query<&super::ev::StationAgent>,
-    mut q: Query<(&crate::sim::Agent, &mut OperatorAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<
+        (&crate::sim::Agent, &mut OperatorAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision),
+        Without<Crashed>,
+    >,
 ) {
     let cfg = &params.0;
     let now = clock.tick;
@@ -635,7 +656,12 @@ pub fn decide_operator(
             if dispatching {
                 if corrective {
                     reason = "corrective_redispatch";
-                    log.push(now, "corrective_redispatch", Some(agent.id.0), [("max_loading", json!(state.lines.iter().map(|l| l.loading).fold(0.0, f64::max)))]);
+                    log.push(
+                        now,
+                        "corrective_redispatch",
+                        Some(agent.id.0),
+                        [("max_loading", json!(state.lines.iter().map(|l| l.loading).fold(0.0, f64::max)))],
+                    );
                 }
                 op.last_dispatch = Some(now);
                 run_dispatch(op, &state, cfg, now, &mut log);
@@ -786,7 +812,8 @@ fn run_dispatch(op: &mut OperatorAgent, state: &PowerState, cfg: &PowerConfig, n
         Err(e) => {
             op.failures += 1;
             op.note = "opf_failed";
-            let (lo, hi) = net.gens().iter().filter(|g| g.in_service).fold((0.0, 0.0), |a, g| (a.0 + g.pmin_mw, a.1 + g.pmax_mw));
+            let (lo, hi) =
+                net.gens().iter().filter(|g| g.in_service).fold((0.0, 0.0), |a, g| (a.0 + g.pmin_mw, a.1 + g.pmax_mw));
             log.push(
                 now,
                 "dispatch_failed",

@@ -213,13 +213,15 @@ pub fn decide_stations(
             }
         }
         // Departures: whoever's time is up leaves, full or not; full EVs free their port.
-        let (gone, stay): (Vec<Ev>, Vec<Ev>) =
-            std::mem::take(&mut s.plugged).into_iter().partition(|e| e.departure <= now || e.got_kwh >= e.need_kwh - 1e-9);
+        let (gone, stay): (Vec<Ev>, Vec<Ev>) = std::mem::take(&mut s.plugged)
+            .into_iter()
+            .partition(|e| e.departure <= now || e.got_kwh >= e.need_kwh - 1e-9);
         s.plugged = stay;
         for e in gone {
             s.leave(e);
         }
-        let (gone, stay): (Vec<Ev>, Vec<Ev>) = std::mem::take(&mut s.queue).into_iter().partition(|e| e.departure <= now);
+        let (gone, stay): (Vec<Ev>, Vec<Ev>) =
+            std::mem::take(&mut s.queue).into_iter().partition(|e| e.departure <= now);
         s.queue = stay;
         for e in gone {
             s.leave(e);
@@ -227,7 +229,9 @@ pub fn decide_stations(
         // Ports.
         while s.plugged.len() < s.ports as usize && !s.queue.is_empty() {
             let k = match ev.policy {
-                ChargePolicy::EarliestDeparture => (0..s.queue.len()).min_by_key(|&k| (s.queue[k].departure, s.queue[k].id)).unwrap_or(0),
+                ChargePolicy::EarliestDeparture => {
+                    (0..s.queue.len()).min_by_key(|&k| (s.queue[k].departure, s.queue[k].id)).unwrap_or(0)
+                }
                 _ => 0,
             };
             let mut e = s.queue.remove(k);

@@ -152,7 +152,8 @@ pub fn decide_prosumers(
         p.pv_out_kw = pv_out;
         if energized && freq < f0f * (1.0 - p.uf_drop) {
             p.uf_waiting = true;
-        } else if p.uf_waiting && (!energized || (freq > f0f * (1.0 - UF_RELEASE as f32) && p.deferred_s >= UF_HOLD_S)) {
+        } else if p.uf_waiting && (!energized || (freq > f0f * (1.0 - UF_RELEASE as f32) && p.deferred_s >= UF_HOLD_S))
+        {
             p.uf_waiting = false;
         }
         let underfreq = p.uf_waiting;

@@ -13,9 +13,7 @@ use bevy::prelude::*;
 use serde_json::json;
 
 use super::{MSG_CONSENSUS, MSG_PRICE, MSG_SETPOINT, MSG_STORAGE, MSG_TELEMETRY, Meter, Roster, due, ticks};
-use crate::sim::{
-    AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, SimClock,
-};
+use crate::sim::{AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, SimClock};
 use crate::worlds::Params;
 use crate::worlds::power::config::PowerConfig;
 use crate::worlds::power::dispatch::QuadCost;
@@ -105,7 +103,8 @@ impl ConsensusGraph {
         let n = members.len();
         let mut edges: Vec<(usize, usize)> = Vec::new();
         for i in 0..n {
-            let mut others: Vec<(u32, usize)> = (0..n).filter(|&j| j != i).map(|j| (dist[i][units[members[j]].bus], j)).collect();
+            let mut others: Vec<(u32, usize)> =
+                (0..n).filter(|&j| j != i).map(|j| (dist[i][units[members[j]].bus], j)).collect();
             others.sort_unstable();
             for &(d, j) in others.iter().take(k.max(1)) {
                 if d != u32::MAX {
@@ -137,9 +136,7 @@ impl ConsensusGraph {
         let weights = crate::worlds::power::dispatch::metropolis_weights(n, &edges).unwrap_or_default();
         // Each bus's demand belongs to its nearest member.
         let bus_owner = (0..nb)
-            .map(|b| {
-                (0..n).min_by_key(|&m| (dist[m][b], m)).filter(|&m| dist[m][b] != u32::MAX).unwrap_or(usize::MAX)
-            })
+            .map(|b| (0..n).min_by_key(|&m| (dist[m][b], m)).filter(|&m| dist[m][b] != u32::MAX).unwrap_or(usize::MAX))
             .collect();
         ConsensusGraph { members, member_of, weights, bus_owner }
     }
@@ -317,11 +314,7 @@ pub fn decide_units(
                 }
                 // Telemetry to the coordinator.
                 if due(now, telemetry, agent.id.0) {
-                    let to = if c == Coordination::Centralized {
-                        roster.operator()
-                    } else {
-                        roster.area(unit.area)
-                    };
+                    let to = if c == Coordination::Centralized { roster.operator() } else { roster.area(unit.area) };
                     out.send(
                         agent.id,
                         Dest::To(to),
@@ -522,7 +515,10 @@ pub fn decide_storage(
     coord: Res<CoordinationRes>,
     roster: Res<Roster>,
     state: Res<PowerState>,
-    mut q: Query<(&crate::sim::Agent, &mut StorageAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<
+        (&crate::sim::Agent, &mut StorageAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision),
+        Without<Crashed>,
+    >,
 ) {
     let cfg = &params.0;
     let now = clock.tick;
@@ -564,7 +560,18 @@ pub fn decide_storage(
                 [s.index as f32, soc as f32, st.pm_mw as f32, 0.0],
             );
         }
-        *d = Decision { tick: now, action: if target > 0.0 { "discharge" } else if target < 0.0 { "charge" } else { "hold" }, reason, value: target as f32 };
+        *d = Decision {
+            tick: now,
+            action: if target > 0.0 {
+                "discharge"
+            } else if target < 0.0 {
+                "charge"
+            } else {
+                "hold"
+            },
+            reason,
+            value: target as f32,
+        };
     }
 }
 
