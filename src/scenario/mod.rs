@@ -174,7 +174,7 @@ pub fn load_file_as<W: WorldSpec>(path: &Path) -> Result<Scenario<W>, ScenarioEr
             e.utf8_error().valid_up_to()
         ),
     })?;
-    load_str_as(&text, &origin)
+    load_text(&text, &origin, Some(path.parent().unwrap_or(Path::new(""))))
 }
 
 fn ron_options() -> ron::Options {
@@ -193,10 +193,19 @@ fn without_bom(text: &str) -> &str {
 
 /// [`load_str`] for a scenario of any world.
 pub fn load_str_as<W: WorldSpec>(text: &str, origin: &str) -> Result<Scenario<W>, ScenarioError> {
+    load_text(text, origin, None)
+}
+
+/// Parses scenario text, makes the world's relative file paths absolute against `base_dir`
+/// (the scenario file's folder; none for text that is not from a file) and validates.
+fn load_text<W: WorldSpec>(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Scenario<W>, ScenarioError> {
     let text = without_bom(text);
-    let scn: Scenario<W> = ron_options()
+    let mut scn: Scenario<W> = ron_options()
         .from_str(text)
         .map_err(|e| ScenarioError::Invalid { origin: origin.to_string(), issues: vec![parse_issue(text, &e)] })?;
+    if let Some(dir) = base_dir {
+        scn.world.resolve_paths(dir);
+    }
     let problems = validate::validate(&scn);
     if problems.is_empty() {
         Ok(scn)
@@ -559,7 +568,7 @@ mod tests {
         let t = s.with_set("channel.loss", "0.25").unwrap();
         assert_eq!(t.channel.loss, 0.25);
         let t = s.with_set("world.vehicles", "20").unwrap();
-        let WorldConfig::Traffic(tc) = &t.world;
+        let WorldConfig::Traffic(tc) = &t.world else { panic!("the built-in scenario is traffic") };
         assert_eq!(tc.vehicles, 20);
         let t = s.with_set("coordination", "Centralized").unwrap();
         assert_eq!(t.coordination, Coordination::Centralized);

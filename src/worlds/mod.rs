@@ -95,6 +95,13 @@ pub trait WorldSpec:
     /// Writes the world's own timeline as it happened into these settings (session
     /// export), from the running `world`.
     fn record_session(&mut self, _world: &World) {}
+
+    /// Makes the file paths in these settings (a map file, say) absolute, reading a relative
+    /// one against `base_dir`, the folder of the scenario file it is written in. Runs once
+    /// when a scenario file is loaded, before validation, so the run folder's scenario.ron and
+    /// an exported session name the same file wherever they are read; a path given later
+    /// (`--set`, a live edit) is read as given, against the working directory.
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {}
 }
 
 /// The `world:` section of a scenario: which world, with its settings.
@@ -155,5 +162,8 @@ impl WorldSpec for WorldConfig {
     }
     fn record_session(&mut self, world: &World) {
         each_world!(self, w => w.record_session(world))
+    }
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        each_world!(self, w => w.resolve_paths(base_dir))
     }
 }
