@@ -8,6 +8,7 @@ use std::process::Command;
 
 use masim::scenario::{self, Scenario};
 use masim::sim::{FaultKind, FaultSpec, Rect};
+use masim::worlds::WorldSpec;
 use masim::worlds::traffic::VEHICLE;
 
 const BIN: &str = env!("CARGO_BIN_EXE_masim");
@@ -167,13 +168,16 @@ fn with_faults_outputs_are_identical() {
         let stem = file.file_stem().and_then(|x| x.to_str()).unwrap_or("scenario").to_string();
         s.ticks = 300;
         s.coordination = masim::sim::Coordination::Decentralized;
+        // Vehicles crash where the world has them; elsewhere the kind spawned last (robots).
+        let kinds = s.world.agent_kinds();
+        let kind = kinds.iter().copied().find(|k| *k == VEHICLE).or(kinds.last().copied());
         // This timeline replaces the scenario's own.
         s.edits.clear();
         s.faults = Vec::from([
             FaultSpec {
                 at: 30,
                 duration: Some(120),
-                fault: FaultKind::Crash { kind: Some(VEHICLE), fraction: 0.2, agents: vec![] },
+                fault: FaultKind::Crash { kind, fraction: 0.2, agents: vec![] },
                 ended_at: None,
             },
             FaultSpec { at: 60, duration: Some(80), fault: FaultKind::Loss { loss: 0.4 }, ended_at: None },

@@ -23,7 +23,7 @@ fn nasch() -> Scenario {
 }
 
 fn vehicle_count(s: &Scenario) -> usize {
-    let WorldConfig::Traffic(t) = &s.world;
+    let WorldConfig::Traffic(t) = &s.world else { panic!("a traffic scenario") };
     t.vehicles as usize
 }
 

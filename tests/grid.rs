@@ -230,7 +230,7 @@ fn unbalanced(coordination: &str) -> Scenario {
             ("ticks", "4800"),
         ],
     );
-    let scenario::WorldConfig::Traffic(t) = &mut s.world;
+    let scenario::WorldConfig::Traffic(t) = &mut s.world else { panic!("a traffic scenario") };
     t.city.demand = masim::worlds::traffic::config::Demand::Entries {
         default_rate_veh_per_h: 60.0,
         rates: (0..3)

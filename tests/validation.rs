@@ -61,7 +61,7 @@ fn metric(app: &App, name: &str) -> f64 {
 /// Flow in vehicles per cell per tick (= ρ × mean speed in cells per tick) averaged over
 /// `ticks` after a `transient`, and the standard error of that mean from 20 block means.
 fn nasch_flow(s: &Scenario, transient: u64, ticks: u64) -> (f64, f64) {
-    let WorldConfig::Traffic(t) = &s.world;
+    let WorldConfig::Traffic(t) = &s.world else { panic!("a traffic scenario") };
     let Road::Ring { length_m } = t.road else { panic!("a ring scenario") };
     let cell_m = 7.5;
     let rho = f64::from(t.vehicles) / (length_m / cell_m).round();

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod traffic;
+pub mod warehouse;
 
 use bevy::prelude::*;
 use serde::de::DeserializeOwned;
@@ -109,6 +110,8 @@ pub trait WorldSpec:
 pub enum WorldConfig {
     /// Road traffic: a ring road or a city network.
     Traffic(traffic::TrafficConfig),
+    /// A robot warehouse: a grid floor, orders, robots with batteries, chargers.
+    Warehouse(warehouse::WarehouseConfig),
 }
 
 /// Calls `$body` with `$w` bound to the variant's settings (or, given two configs, with
@@ -118,12 +121,14 @@ macro_rules! each_world {
     ($self:expr, $w:ident => $body:expr) => {
         match $self {
             WorldConfig::Traffic($w) => $body,
+            WorldConfig::Warehouse($w) => $body,
         }
     };
     ($a:expr, $b:expr, ($x:ident, $y:ident) => $body:expr, $other:expr) => {
         #[allow(unreachable_patterns)]
         match ($a, $b) {
             (WorldConfig::Traffic($x), WorldConfig::Traffic($y)) => $body,
+            (WorldConfig::Warehouse($x), WorldConfig::Warehouse($y)) => $body,
             _ => $other,
         }
     };

@@ -4,6 +4,7 @@
 //! its folder here and one line there.
 
 pub mod traffic;
+pub mod warehouse;
 
 use bevy::prelude::*;
 use bevy_egui::egui;
@@ -33,5 +34,6 @@ pub struct WorldGui {
 pub fn gui_for(world: &WorldConfig) -> &'static WorldGui {
     match world {
         WorldConfig::Traffic(_) => &traffic::GUI,
+        WorldConfig::Warehouse(_) => &warehouse::GUI,
     }
 }

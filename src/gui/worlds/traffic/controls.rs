@@ -13,7 +13,7 @@ use crate::worlds::traffic::{CarFollowing, Road, TrafficConfig};
 
 /// The traffic world's live controls for the scenario in force.
 pub fn controls(s: &Scenario) -> Vec<Control> {
-    let WorldConfig::Traffic(t) = &s.world;
+    let WorldConfig::Traffic(t) = &s.world else { return Vec::new() };
     match t.road {
         Road::Ring { length_m } => ring(t, length_m),
         _ => city(t),
@@ -225,7 +225,7 @@ mod tests {
     fn every_city_slider_is_live_editable() {
         for file in ["traffic_grid.ron", "traffic_gridlock.ron", "traffic_green_wave.ron"] {
             let s = load(file);
-            let WorldConfig::Traffic(t) = &s.world;
+            let WorldConfig::Traffic(t) = &s.world else { panic!("{file} is a traffic scenario") };
             let mut sliders: Vec<(String, f64, f64, bool)> =
                 demand_sliders(&t.city.demand).into_iter().map(|(_, p, lo, hi)| (p, lo, hi, false)).collect();
             sliders.extend(

@@ -50,7 +50,7 @@ const MESSAGE_COLORS: [(&str, [u8; 3]); 11] = [
 
 /// Columns plotted when the app opens.
 fn default_plots(s: &Scenario) -> Vec<&'static str> {
-    let WorldConfig::Traffic(t) = &s.world;
+    let WorldConfig::Traffic(t) = &s.world else { return Vec::new() };
     if t.is_ring() {
         vec!["mean_speed_mps", "speed_std_mps", "jammed", "msgs_sent", "msgs_delivered", "msgs_dropped_loss"]
     } else {
@@ -76,7 +76,7 @@ struct VehicleDrawing {
 /// Adds the traffic drawing: the vehicle batch, and the ring's or the city's map.
 fn plugin(app: &mut App) {
     let ring = app.world().get_resource::<LiveScenario>().is_none_or(|l| {
-        let WorldConfig::Traffic(t) = &l.current.world;
+        let WorldConfig::Traffic(t) = &l.current.world else { return false };
         t.is_ring()
     });
     app.add_systems(Startup, setup).add_systems(Update, draw_agents.in_set(DrawSet::World));
