@@ -439,7 +439,7 @@ fn planning_set(
     t: u64,
     stale: u64,
 ) -> (Vec<u32>, Vec<Cell>, Vec<Cell>, Vec<bool>) {
-    let mut rows: Vec<(Cell, std::cmp::Reverse<u64>, u32, Cell, bool)> = Vec::new();
+    let mut rows: Vec<(Cell, bool, std::cmp::Reverse<u64>, u32, Cell, bool)> = Vec::new();
     for (id, v) in fs.views.iter().enumerate() {
         let Some(v) = v else { continue };
         let age = now.saturating_sub(v.tick);
@@ -452,16 +452,19 @@ fn planning_set(
         }
         let fixed = age > stale || v.state() == CODE_BROKEN;
         let goal = if v.goal != NONE && floor.map.is_passable(v.goal) && !fixed { v.goal } else { NONE };
-        rows.push((cell, std::cmp::Reverse(v.tick), id as u32, goal, fixed));
+        // A cell it reported is certain; one its reservations would take it to is not.
+        let expected = v.expected(t - 1).is_some_and(|e| e != v.cell);
+        rows.push((cell, expected, std::cmp::Reverse(v.tick), id as u32, goal, fixed));
     }
-    // Two beliefs on one cell: the freshest report keeps it, the other is left out.
+    // Two beliefs on one cell: the robot reported there keeps it (then the freshest
+    // report); the other is left out this tick and waits for its next reservation.
     rows.sort_unstable();
     rows.dedup_by_key(|r| r.0);
-    rows.sort_unstable_by_key(|r| r.2);
-    let ids = rows.iter().map(|r| r.2).collect();
+    rows.sort_unstable_by_key(|r| r.3);
+    let ids = rows.iter().map(|r| r.3).collect();
     let pos = rows.iter().map(|r| r.0).collect();
-    let goals = rows.iter().map(|r| r.3).collect();
-    let fixed = rows.iter().map(|r| r.4).collect();
+    let goals = rows.iter().map(|r| r.4).collect();
+    let fixed = rows.iter().map(|r| r.5).collect();
     (ids, pos, goals, fixed)
 }
 

@@ -67,7 +67,7 @@ pub mod msg {
     pub const MOVE: &str = "move";
     /// Fleet manager → robot: a windowed plan `[start tick, start cell, moves 0–7, moves 8–13 and length]`.
     pub const PLAN: &str = "plan";
-    /// Robot → neighbours: where it will be and the cell it wants next `[cell, wanted, priority, pushed]`.
+    /// Robot → robots around it: `[cell, goal, priority, 0]` (each runs the same local PIBT).
     pub const INTENT: &str = "intent";
     /// Fleet manager → zone manager: an order for its zone `[task, pick, drop, 0]`.
     pub const ZONE_ORDER: &str = "zone_order";
@@ -90,7 +90,7 @@ pub const MESSAGES: [MessageKind; 12] = [
     MessageKind { name: msg::CLAIM, about: "robot → all: it won an order's auction" },
     MessageKind { name: msg::MOVE, about: "fleet manager → robot: a one-tick reservation (PIBT)" },
     MessageKind { name: msg::PLAN, about: "fleet manager → robot: a windowed space-time plan (WHCA*)" },
-    MessageKind { name: msg::INTENT, about: "robot → neighbours: its next cell, the cell it wants and its priority" },
+    MessageKind { name: msg::INTENT, about: "robot → robots around it: its cell, goal and priority (negotiation)" },
     MessageKind { name: msg::ZONE_ORDER, about: "fleet manager → zone manager: an order to allocate" },
     MessageKind { name: msg::ZONE_SUMMARY, about: "zone manager → fleet manager: idle robots and queued orders" },
     MessageKind { name: msg::HANDBACK, about: "zone manager → fleet manager: an order it cannot serve" },

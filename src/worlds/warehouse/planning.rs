@@ -802,6 +802,65 @@ impl Pibt {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Local PIBT (decentralized)
+// ---------------------------------------------------------------------------------------------
+
+/// One robot of a [`pibt_local`] step: its cell, its priority (higher decides first) and its
+/// candidate cells best first (its own cell among them, where waiting ranks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalAgent {
+    pub cell: Cell,
+    pub prio: u64,
+    pub cand: [Cell; 5],
+    pub n: u8,
+}
+
+/// PIBT over a handful of robots a robot knows of (those it senses, with the goals and
+/// priorities they told it): the same rules as [`Pibt`] — decreasing priority, priority
+/// inheritance by pushing, backtracking, never into the pusher's cell — on cells named
+/// directly, with no graph. Writes each robot's next cell into `next`. Robots are few
+/// (a sensing window), so occupancy is a linear scan. Conflict-free among the robots given;
+/// cells beyond them count as free (the caller's interlock covers what it cannot see).
+pub fn pibt_local(agents: &[LocalAgent], next: &mut Vec<Cell>) {
+    let n = agents.len();
+    next.clear();
+    next.resize(n, NONE);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(agents[i].prio), i));
+    fn occupant(agents: &[LocalAgent], c: Cell) -> Option<usize> {
+        agents.iter().position(|a| a.cell == c)
+    }
+    fn taken(next: &[Cell], c: Cell) -> bool {
+        next.contains(&c)
+    }
+    fn go(agents: &[LocalAgent], next: &mut [Cell], i: usize, pusher: Option<usize>, depth: usize) -> bool {
+        let a = agents[i];
+        for &v in &a.cand[..a.n as usize] {
+            if taken(next, v) || pusher.is_some_and(|p| agents[p].cell == v) {
+                continue;
+            }
+            next[i] = v;
+            match occupant(agents, v) {
+                Some(k) if k != i && next[k] == NONE => {
+                    if depth < 64 && go(agents, next, k, Some(i), depth + 1) {
+                        return true;
+                    }
+                    next[i] = NONE;
+                }
+                _ => return true,
+            }
+        }
+        next[i] = a.cell;
+        false
+    }
+    for &i in &order {
+        if next[i] == NONE {
+            go(agents, next, i, None, 0);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Greedy local-sensing policy
 // ---------------------------------------------------------------------------------------------
 
@@ -1624,6 +1683,54 @@ mod tests {
                 t += 1;
                 assert!(t < 60, "seed {seed}: PIBT did not resolve the head-on meeting");
             }
+        }
+    }
+
+    #[test]
+    fn local_pibt_pushes_and_never_conflicts() {
+        // A one-wide corridor 0..6 (cells in a row): robot 0 at 2 wants to go right (to 5),
+        // robot 1 at 3 wants to go left (to 0) with lower priority: 0 pushes 1 back.
+        let a = |cell: Cell, prio: u64, cand: &[Cell]| {
+            let mut c = [NONE; 5];
+            c[..cand.len()].copy_from_slice(cand);
+            LocalAgent { cell, prio, cand: c, n: cand.len() as u8 }
+        };
+        let mut next = Vec::new();
+        pibt_local(&[a(2, 9, &[3, 2, 1]), a(3, 1, &[2, 3, 4])], &mut next);
+        assert_eq!(next, vec![3, 4], "the pushed robot backs off and the pusher follows");
+        // A robot with no room cannot be pushed: the pusher waits.
+        pibt_local(&[a(2, 9, &[3, 2, 1]), a(3, 1, &[2, 3])], &mut next);
+        assert_eq!(next, vec![2, 3]);
+        // Random small instances on a 6 × 6 grid: no vertex or swap conflict.
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..500 {
+            let k = rng.random_range(1..12);
+            let mut cells: Vec<Cell> = (0..36).collect();
+            let mut agents = Vec::new();
+            for _ in 0..k {
+                let c = cells.swap_remove(rng.random_range(0..cells.len()));
+                let (r, col) = (c / 6, c % 6);
+                let mut cand: Vec<Cell> = vec![c];
+                if r > 0 {
+                    cand.push(c - 6)
+                }
+                if col < 5 {
+                    cand.push(c + 1)
+                }
+                if r < 5 {
+                    cand.push(c + 6)
+                }
+                if col > 0 {
+                    cand.push(c - 1)
+                }
+                for i in (1..cand.len()).rev() {
+                    cand.swap(i, rng.random_range(0..=i));
+                }
+                agents.push(a(c, rng.random_range(0..5), &cand));
+            }
+            pibt_local(&agents, &mut next);
+            let prev: Vec<Cell> = agents.iter().map(|x| x.cell).collect();
+            assert!(check_step(&prev, &next).is_empty(), "{agents:?} -> {next:?}");
         }
     }
 

@@ -20,7 +20,7 @@ use super::floor::Floor;
 use super::map::Cell;
 use super::measure::{Deadlocks, RunTotals};
 use super::motion::{Scratch, interlock};
-use super::planning::{NONE, UNREACHABLE, check_moves, check_step, deadlock_cycles};
+use super::planning::{LocalAgent, NONE, UNREACHABLE, check_moves, check_step, deadlock_cycles, pibt_local};
 use super::tasks::{Chargers, Ledger, Parking, give_up};
 use super::{Allocation, FLEET_MANAGER, Planning, ROBOT, WarehouseParams, ZONE_MANAGER, msg};
 use crate::sim::{
@@ -88,6 +88,8 @@ pub struct Robot {
     pub opportunistic: bool,
     /// Parking spot it claimed.
     pub parking: Cell,
+    /// The free cell an idle robot on a station moves off to.
+    pub clear_to: Cell,
     /// Tick it last became idle.
     pub idle_since: u64,
     /// Ticks a move delay still holds it.
@@ -134,6 +136,7 @@ impl Robot {
             bay: NONE,
             opportunistic: false,
             parking: NONE,
+            clear_to: NONE,
             idle_since: tick,
             delay_left: 0,
             blocked_by: NONE,
@@ -196,17 +199,18 @@ pub struct Bid {
     pub best: (u32, u32),
 }
 
-/// A neighbour's intent heard this tick.
+/// A neighbour's intent heard this tick: where it is, where it heads, its priority.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Intent {
     pub from: u32,
-    /// Where it will be.
+    /// Its cell after its last move.
     pub cell: Cell,
-    /// The cell it wants next.
-    pub wants: Cell,
-    /// Its priority (ticks since its goal changed) and whether it was pushed.
+    /// Its goal.
+    pub goal: Cell,
+    /// Its priority: ticks since its goal changed.
     pub prio: u32,
-    pub pushed: bool,
+    /// The cell it claims for this tick (`NONE`: it stays).
+    pub claim: Cell,
 }
 
 /// A one-tick reservation from the fleet manager.
@@ -247,7 +251,9 @@ pub struct Link {
     pub prio: u32,
     /// Reservations discarded as stale this tick.
     pub stale: u32,
-    /// The cell it claimed for a tick (negotiation), with the priority it claimed it with.
+    /// Tell the neighbours its cell, goal, priority and claim after this tick's move.
+    pub announce: bool,
+    /// The cell it claims for a tick, with the priority it claims it with.
     pub claim: Option<(u64, Cell, u32)>,
 }
 
@@ -266,6 +272,7 @@ impl Link {
             pushed: false,
             prio: 0,
             stale: 0,
+            announce: false,
             claim: None,
         }
     }
@@ -786,9 +793,9 @@ impl One<'_, '_> {
                 msg::INTENT => link.intents.push(Intent {
                     from: m.from.0,
                     cell: cell(p[0]),
-                    wants: cell(p[1]),
+                    goal: cell(p[1]),
                     prio: p[2] as u32,
-                    pushed: p[3] > 0.5,
+                    claim: cell(p[3]),
                 }),
                 _ => {}
             }
@@ -955,7 +962,18 @@ impl One<'_, '_> {
                 {
                     rb.parking = s;
                 }
-                if rb.parking != NONE && rb.parking != rb.cell { rb.parking } else { NONE }
+                if rb.parking != NONE && rb.parking != rb.cell {
+                    rb.parking
+                } else if rb.parking == NONE && self.on_station(rb.cell) {
+                    // An idle robot does not stand on a station: off to the nearest free cell.
+                    if rb.clear_to == NONE || rb.clear_to == rb.cell || !self.c.floor.map.is_passable(rb.clear_to) {
+                        rb.clear_to = self.clear_spot(rb.cell);
+                    }
+                    rb.clear_to
+                } else {
+                    rb.clear_to = NONE;
+                    NONE
+                }
             }
         };
         if goal != rb.goal || goal == rb.cell {
@@ -963,6 +981,36 @@ impl One<'_, '_> {
         }
         rb.goal = goal;
         note
+    }
+
+    /// Whether a cell is a station (pick, drop, charger, parking) of the floor.
+    fn on_station(&self, cell: Cell) -> bool {
+        self.c.floor.base.kind(cell).is_some_and(|k| k.is_station() && k != super::map::CellKind::Parking)
+    }
+
+    /// The nearest free cell (no station, nobody on it) within 12 steps, by breadth-first
+    /// search north, east, south, west; `NONE` if there is none.
+    fn clear_spot(&self, from: Cell) -> Cell {
+        let map = &self.c.floor.map;
+        let mut seen = vec![from];
+        let mut frontier = vec![from];
+        for _ in 0..12 {
+            let mut next = Vec::new();
+            for &c in &frontier {
+                for n in map.neighbours(c) {
+                    if seen.contains(&n) {
+                        continue;
+                    }
+                    seen.push(n);
+                    if self.c.floor.base.kind(n) == Some(super::map::CellKind::Free) && self.c.occ.at(n) == NONE {
+                        return n;
+                    }
+                    next.push(n);
+                }
+            }
+            frontier = next;
+        }
+        NONE
     }
 
     /// An opportunistically charging robot leaves as soon as there is work it could take.
@@ -1201,125 +1249,139 @@ impl One<'_, '_> {
         (u, desired, "wait", "occupied")
     }
 
-    /// Decentralized planning: PIBT-style priority inheritance negotiated with neighbours
-    /// through the channel, one tick ahead. Every tick a robot executes the move it claimed
-    /// last tick if no neighbour it heard claimed the same cell with a higher priority and
-    /// the cell's occupant said it leaves (not towards this robot); then it claims its next
-    /// cell and tells its neighbours (where it will be, the cell it claims, its priority). A
-    /// robot whose cell a higher-priority neighbour claimed and that is not leaving claims a
-    /// cell out of the way instead, with that neighbour's priority (it inherits it, so robots
-    /// behind it make room in turn). A lost or late claim is simply not heard: the robots
-    /// concerned wait, and the interlock catches what nobody heard.
+    /// Decentralized planning: moves negotiated with neighbours through the channel, one
+    /// tick ahead. After every move a robot tells the robots around it its cell, its goal, its
+    /// priority (ticks since its goal changed) and the cell it claims for the next tick. A
+    /// claim is granted by a rule every neighbour applies to the same claims: no other robot
+    /// claimed the cell with a higher priority, and the cell is empty or its occupant claimed
+    /// a move away that is not into the claimant's cell (two robots that claim each other's
+    /// cells both wait). The claims themselves come from one PIBT step each robot runs over
+    /// the robots it senses, at the cells they will be on if their claims are granted: the
+    /// highest priority first, a robot in the way pushed aside (priority inheritance). A
+    /// claim that is lost or late is not heard: its robot waits, and the interlock catches
+    /// what nobody heard.
     fn negotiate(
         &mut self,
         rb: &mut Robot,
         link: &mut Link,
-        out: &mut Outbox,
+        _out: &mut Outbox,
     ) -> (Cell, Cell, &'static str, &'static str) {
         let now = self.now();
         let u = rb.cell;
         let mine = if rb.goal == NONE { 0 } else { (now - rb.goal_since).min(1 << 20) as u32 };
-        // Claims for this tick from neighbours that are where they said they would be.
-        let fresh: Vec<Intent> = link.intents.iter().copied().filter(|i| self.c.occ.at(i.cell) == i.from).collect();
-        let key = |prio: u32, id: u32, s: &Self| (prio, s.tiebreak(id));
-        let leaving = |c: Cell, s: &Self| {
-            let k = s.c.occ.at(c);
-            fresh.iter().any(|i| i.from == k && i.wants != c && i.wants != u && i.wants != NONE)
+        // What the neighbours said last tick, if they are where they said they would be.
+        let heard: Vec<Intent> = link.intents.iter().copied().filter(|i| self.c.occ.at(i.cell) == i.from).collect();
+        let key = |prio: u32, id: u32, s: &Self| (u64::from(prio) << 32) | (s.tiebreak(id) >> 32);
+        // 1. The claim made last tick, granted or not.
+        let my_claim = link.claim.take().filter(|c| c.0 == now);
+        let granted = |claimant: u32, cell_of: Cell, target: Cell, k: u64, s: &Self| -> bool {
+            if target == NONE || target == cell_of || !s.c.floor.map.is_passable(target) {
+                return false;
+            }
+            if heard.iter().any(|i| i.from != claimant && i.claim == target && key(i.prio, i.from, s) > k) {
+                return false;
+            }
+            let occupant = s.c.occ.at(target);
+            if occupant == NONE {
+                return true;
+            }
+            heard.iter().any(|i| i.from == occupant && i.claim != NONE && i.claim != target && i.claim != cell_of)
         };
-        // 1. The move claimed last tick.
         let mut next = u;
         let mut desired = u;
-        let mut reason = if rb.goal == NONE { "no_task" } else { "claiming" };
-        if let Some((t, v, p)) = link.claim.take()
-            && t == now
-            && v != u
-            && self.c.floor.map.neighbours(u).any(|n| n == v)
+        let mut reason = "no_claim";
+        if let Some((_, c, p)) = my_claim
+            && self.c.floor.map.neighbours(u).any(|n| n == c)
         {
-            desired = v;
-            let me = key(p, self.id, self);
-            let outbid = fresh.iter().any(|i| i.wants == v && i.from != self.id && key(i.prio, i.from, self) > me);
-            let occupant = self.c.occ.at(v);
-            if outbid {
-                reason = "yielded";
-            } else if occupant != NONE && !leaving(v, self) {
-                reason = "occupied";
-            } else {
-                next = v;
+            desired = c;
+            if granted(self.id, u, c, key(p, self.id, self), self) {
+                next = c;
                 reason = if link.pushed { "pushed" } else { "negotiated" };
+            } else {
+                reason = "claim_refused";
             }
         }
-        // 2. Pushed: a higher-priority neighbour claimed this cell and this robot stays.
-        let mut prio = mine;
-        let mut pusher: Option<Intent> = None;
-        if next == u {
-            for i in &fresh {
-                if i.wants == u && key(i.prio, i.from, self) > key(prio, self.id, self) {
-                    prio = i.prio;
-                    pusher = Some(*i);
+        let was_pushed = link.pushed;
+        // 2. Where everybody around will be after this tick, by the same rule.
+        let rad = self.cfg.robot.perception_radius.clamp(1, 3) as i64;
+        let cols = i64::from(self.c.floor.cols());
+        let rows = i64::from(self.c.floor.rows());
+        let (row, col) = (i64::from(u) / cols, i64::from(u) % cols);
+        let mut who: Vec<(u32, Cell, Cell, u32)> = vec![(self.id, next, rb.goal, mine)];
+        for dr in -rad..=rad {
+            for dc in -rad..=rad {
+                let (r2, c2) = (row + dr, col + dc);
+                if (dr == 0 && dc == 0) || r2 < 0 || c2 < 0 || r2 >= rows || c2 >= cols {
+                    continue;
                 }
+                let c = (r2 * cols + c2) as Cell;
+                let k = self.c.occ.at(c);
+                if k == NONE || !self.c.floor.map.is_passable(c) {
+                    continue; // empty, or a robot that is down (an obstacle)
+                }
+                let (goal, prio, at) = match heard.iter().find(|i| i.from == k) {
+                    Some(i) => {
+                        let moves = granted(k, c, i.claim, key(i.prio, k, self), self);
+                        (i.goal, i.prio + 1, if moves { i.claim } else { c })
+                    }
+                    None => (NONE, 0, c),
+                };
+                who.push((k, at, goal, prio));
             }
         }
-        link.pushed = pusher.is_some();
-        // 3. The claim for the next tick, from where it will be.
-        let from = next;
-        let nbrs: Vec<Cell> = self.c.floor.map.neighbours(from).collect();
-        let mut cand = nbrs.clone();
-        cand.push(from);
-        let d = self.dist(rb.goal, &cand, from);
-        let dfrom = d[cand.len() - 1];
-        let claimed_by_higher = |c: Cell, s: &Self| {
-            fresh.iter().any(|i| i.wants == c && i.from != s.id && key(i.prio, i.from, s) > key(prio, s.id, s))
-        };
-        let mut order: Vec<(u16, bool, bool, u64, Cell)> = nbrs
-            .iter()
-            .zip(&d)
-            .map(|(&c, &dc)| {
-                (dc, claimed_by_higher(c, self), self.c.occ.at(c) != NONE, self.hash(now ^ u64::from(c)) >> 16, c)
-            })
-            .collect();
-        order.sort_unstable();
-        let claim = if let Some(p) = pusher {
+        // Two predictions on one cell (views differ): keep the first, drop the rest.
+        let mut seen_cells: Vec<Cell> = Vec::with_capacity(who.len());
+        who.retain(|w| {
+            let fresh = !seen_cells.contains(&w.1);
+            seen_cells.push(w.1);
+            fresh
+        });
+        // 3. One PIBT step from there: this robot's claim for the next tick.
+        let mut agents = Vec::with_capacity(who.len());
+        for &(k, c, goal, prio) in &who {
+            let mut cand: Vec<Cell> = self.c.floor.map.neighbours(c).collect();
+            cand.push(c);
+            let d = self.dist(goal, &cand, c);
+            let salt = (now << 20) ^ u64::from(k);
+            let mut keyed: Vec<(u16, u64, Cell)> =
+                cand.iter().zip(&d).map(|(&x, &dx)| (dx, self.hash_of(salt ^ u64::from(x) << 32), x)).collect();
+            keyed.sort_unstable();
+            let mut arr = [NONE; 5];
+            for (slot, kx) in arr.iter_mut().zip(&keyed) {
+                *slot = kx.2;
+            }
+            agents.push(LocalAgent { cell: c, prio: key(prio, k, self), cand: arr, n: keyed.len() as u8 });
+        }
+        let mut plan = Vec::new();
+        pibt_local(&agents, &mut plan);
+        let claim = plan[0];
+        let best = agents[0].cand[0];
+        link.pushed = claim != next && claim != best;
+        if claim != next {
+            link.claim = Some((now + 1, claim, mine));
+        }
+        link.prio = mine;
+        link.announce = rb.goal != NONE || link.claim.is_some();
+        if link.pushed {
             self.c.totals.tick.replans += 1;
-            reason = "pushed";
-            // Out of the way: any neighbour but the pusher's cell, nearest the goal first.
-            order.iter().find(|o| o.4 != p.cell && !o.1).map_or(NONE, |o| o.4)
-        } else if rb.goal != NONE && rb.goal != from {
-            order.iter().find(|o| o.0 < dfrom).map_or(NONE, |o| o.4)
-        } else {
-            NONE
-        };
-        if desired == u && next == u {
-            desired = if claim != NONE && from == u { claim } else { u };
-            if pusher.is_some() {
-                desired = u;
-            }
         }
-        if claim != NONE {
-            link.claim = Some((now + 1, claim, prio));
-        }
-        link.prio = prio;
-        if claim != NONE || link.pushed {
-            let r = (f64::from(self.cfg.robot.perception_radius.clamp(1, 3)) + 0.5) * self.c.floor.cell_m;
-            out.send(
-                AgentId(self.id),
-                Dest::Near(r as f32),
-                msg::INTENT,
-                12,
-                now,
-                [
-                    next as f32,
-                    if claim == NONE { -1.0 } else { claim as f32 },
-                    prio as f32,
-                    f32::from(u8::from(link.pushed)),
-                ],
-            );
-        }
-        if rb.goal == NONE && pusher.is_none() && next == u {
+        if rb.goal == NONE && next == u && link.claim.is_none() {
             let why = if rb.phase == RobotPhase::Charging { "charging" } else { "no_task" };
             return (u, u, "wait", why);
         }
-        let action = if next != u { if reason == "pushed" { "yield" } else { "move" } } else { "wait" };
+        let action = match (next != u, was_pushed) {
+            (true, true) => "yield",
+            (true, false) => "move",
+            _ => "wait",
+        };
+        if next == u && reason == "no_claim" {
+            reason = if link.claim.is_some() { "claiming" } else { "at_goal" };
+        }
         (next, desired, action, reason)
+    }
+
+    fn hash_of(&self, x: u64) -> u64 {
+        crate::sim::rng::mix64(self.c.clock.seed ^ crate::sim::rng::mix64(x))
     }
 
     fn tiebreak(&self, id: u32) -> u64 {
@@ -1378,6 +1440,7 @@ pub(super) fn act(
     }
     let cancelled = interlock(&s.prev, &s.intended, &s.prio, floor.base.len(), &mut s.scratch, &mut s.next);
     totals.tick.interlock_stops += cancelled as u64;
+
     let b = &params.0.battery;
     let idle = b.idle_kw * clock.dt / 3600.0;
     let charge = b.charge_kw * clock.dt / 3600.0;
@@ -1564,9 +1627,26 @@ pub(super) fn report(
     coord: Res<CoordinationRes>,
     floor: Res<Floor>,
     order: Res<RobotOrder>,
-    mut q: Query<(&Robot, &Link, &mut Outbox), Without<Crashed>>,
+    mut q: Query<(&Robot, &mut Link, &mut Outbox), Without<Crashed>>,
 ) {
     let cfg = &params.0;
+    let now = clock.tick;
+    // Negotiating robots tell the robots around them their cell, goal and priority.
+    let radius = ((f64::from(cfg.robot.perception_radius.clamp(1, 3)) + 1.5) * floor.cell_m) as f32;
+    for &(id, e) in &order.0 {
+        let Ok((r, mut link, mut out)) = q.get_mut(e) else { continue };
+        if !link.announce || r.down {
+            continue;
+        }
+        link.announce = false;
+        // A claim made from a cell it did not reach (the interlock held it) is void.
+        if r.cell != r.next {
+            link.claim = None;
+        }
+        let goal = if r.goal == NONE { -1.0 } else { r.goal as f32 };
+        let claim = link.claim.map_or(-1.0, |c| c.1 as f32);
+        out.send(AgentId(id), Dest::Near(radius), msg::INTENT, 12, now, [r.cell as f32, goal, link.prio as f32, claim]);
+    }
     let alloc = super::allocation(cfg, coord.0);
     let plan = super::planning(cfg, coord.0);
     let to_fm = plan == Planning::Centralized || alloc == Allocation::Centralized;
@@ -1574,10 +1654,9 @@ pub(super) fn report(
     if !to_fm && !to_zone {
         return;
     }
-    let now = clock.tick;
     let b = &cfg.battery;
     for &(id, e) in &order.0 {
-        let Ok((r, link, mut out)) = q.get_mut(e) else { continue };
+        let Ok((r, _, mut out)) = q.get_mut(e) else { continue };
         if r.stranded {
             continue;
         }
@@ -1591,7 +1670,6 @@ pub(super) fn report(
         let code = state + 16 * u32::from(stuck) + 32 * u32::from(avail) + 64 * pct;
         let f = |c: Cell| if c == NONE { -1.0 } else { c as f32 };
         let payload = [f(r.cell), f(r.goal), f(r.task), code as f32];
-        let _ = link;
         if to_fm {
             out.send(AgentId(id), Dest::To(AgentId(0)), msg::STATUS, 16, now, payload);
         }
