@@ -62,7 +62,7 @@ pub(super) fn rows(ui: &mut egui::Ui, world: &World, entity: Entity) {
     if let Some(l) = e.get::<Link>() {
         row(ui, "fleet manager heard", format!("tick {} ({} ago)", l.last_fm, now.saturating_sub(l.last_fm)));
         row(ui, "fail-safe", if l.fallback { "engaged".into() } else { "off".into() });
-        row(ui, "priority (negotiation)", format!("{}{}", l.prio, if l.pushed { ", pushed" } else { "" }));
+        row(ui, "priority (negotiation)", format!("{}{}", l.prio, if l.pushed { ", pushed aside" } else { "" }));
         if let Some(b) = &l.bid {
             row(
                 ui,
@@ -124,15 +124,18 @@ pub(super) fn sections(ui: &mut egui::Ui, world: &World, entity: Entity) {
                 ui.small("none (no central planning, or nothing heard)");
             }
         });
-        ui.collapsing(format!("Neighbours' intents ({})", l.intents.len()), |ui| {
+        if let Some((t, c, p)) = l.claim {
+            ui.monospace(format!("claims {} for tick {t} at priority {p}", rc(floor, c)));
+        }
+        ui.collapsing(format!("Neighbours' claims ({})", l.intents.len()), |ui| {
             for i in &l.intents {
                 ui.monospace(format!(
-                    "#{:<5} at {} wants {} priority {}{}",
+                    "#{:<5} at {} claims {} heading for {} priority {}",
                     i.from,
                     rc(floor, i.cell),
-                    rc(floor, i.wants),
-                    i.prio,
-                    if i.pushed { " pushed" } else { "" }
+                    rc(floor, i.claim),
+                    rc(floor, i.goal),
+                    i.prio
                 ));
             }
         });
