@@ -121,6 +121,17 @@ pub fn planning(cfg: &WarehouseConfig, coord: Coordination) -> Planning {
     }
 }
 
+/// Recounts the task ledger against itself and against what the robots hold (see
+/// `measure::conservation`): created = done + assigned + waiting, each assigned task held
+/// by as many robots as the ledger says, each carried load on exactly one robot.
+pub fn check_conservation(world: &World) -> Result<(), String> {
+    let ledger = world.get_resource::<Ledger>().ok_or("no warehouse in this world")?;
+    let order = world.resource::<RobotOrder>();
+    let robots: Vec<(u32, RobotPhase, u32)> =
+        order.0.iter().filter_map(|&(id, e)| world.get::<Robot>(e).map(|r| (id, r.phase, r.task))).collect();
+    measure::conservation(ledger, &robots)
+}
+
 /// The warehouse plugin.
 pub struct WarehousePlugin(pub WarehouseConfig);
 
