@@ -174,11 +174,10 @@ fn apply_stops(
     }
 }
 
-fn walk(
-    clock: Res<SimClock>,
-    params: Res<Params<LineWorld>>,
-    mut q: Query<(&Agent, &mut Walker, &mut Pose, &Inbox, &mut Outbox, &mut Decision, Has<Stopped>), Without<Crashed>>,
-) {
+type WalkerParts<'a> =
+    (&'a Agent, &'a mut Walker, &'a mut Pose, &'a Inbox, &'a mut Outbox, &'a mut Decision, Has<Stopped>);
+
+fn walk(clock: Res<SimClock>, params: Res<Params<LineWorld>>, mut q: Query<WalkerParts, Without<Crashed>>) {
     for (a, mut w, mut pose, inbox, mut out, mut d, stopped) in &mut q {
         if let Some(m) = inbox.0.iter().find(|m| m.kind == MSG_PACE) {
             w.heard = f64::from(m.payload[0]);

@@ -5,7 +5,7 @@
 use masim::gui::commands;
 use masim::runner::{self, output};
 use masim::scenario::{self, DEFAULT_SCENARIO};
-use masim::sim::{AgentKind, FaultKind};
+use masim::sim::FaultKind;
 use masim::worlds::traffic::VEHICLE;
 
 fn outputs(world: &bevy::prelude::World) -> (String, String) {

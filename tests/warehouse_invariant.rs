@@ -46,10 +46,17 @@ const BASE: &str = r#"(
   )),
 )"#;
 
+/// Robots by tick: id, (row, col), state.
+type Trace = BTreeMap<u64, Vec<(u32, (i64, i64), String)>>;
+/// Each robot's (row, col).
+type Positions = BTreeMap<u32, (i64, i64)>;
+/// The robot on each (row, col).
+type Occupancy = BTreeMap<(i64, i64), u32>;
+
 /// Every robot's cell by tick, from agents.csv (x, y back to row and column).
-fn trace(dir: &Path, rows: u32, cell_m: f64) -> BTreeMap<u64, Vec<(u32, (i64, i64), String)>> {
+fn trace(dir: &Path, rows: u32, cell_m: f64) -> Trace {
     let text = std::fs::read_to_string(dir.join("agents.csv")).expect("agents.csv");
-    let mut by_tick: BTreeMap<u64, Vec<(u32, (i64, i64), String)>> = BTreeMap::new();
+    let mut by_tick: Trace = BTreeMap::new();
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if f[2] != "robot" {
@@ -69,9 +76,9 @@ fn trace(dir: &Path, rows: u32, cell_m: f64) -> BTreeMap<u64, Vec<(u32, (i64, i6
 
 /// Vertex conflicts, swaps and jumps (moves of more than one cell) in a trace; crashed
 /// robots that moved.
-fn violations(by_tick: &BTreeMap<u64, Vec<(u32, (i64, i64), String)>>) -> Vec<String> {
+fn violations(by_tick: &Trace) -> Vec<String> {
     let mut bad = Vec::new();
-    let mut prev: Option<(u64, BTreeMap<u32, (i64, i64)>, BTreeMap<(i64, i64), u32>)> = None;
+    let mut prev: Option<(u64, Positions, Occupancy)> = None;
     for (&t, robots) in by_tick {
         let mut at: BTreeMap<(i64, i64), u32> = BTreeMap::new();
         let mut pos: BTreeMap<u32, (i64, i64)> = BTreeMap::new();
@@ -122,7 +129,7 @@ fn violations(by_tick: &BTreeMap<u64, Vec<(u32, (i64, i64), String)>>) -> Vec<St
 
 #[test]
 fn the_checker_catches_vertex_conflicts_swaps_and_jumps() {
-    let mut t: BTreeMap<u64, Vec<(u32, (i64, i64), String)>> = BTreeMap::new();
+    let mut t: Trace = BTreeMap::new();
     let r = |id, row, col| (id, (row, col), "to_pick".to_string());
     t.insert(1, vec![r(1, 0, 0), r(2, 0, 1), r(3, 5, 5)]);
     t.insert(2, vec![r(1, 0, 1), r(2, 0, 0), r(3, 5, 7)]);
@@ -132,7 +139,7 @@ fn the_checker_catches_vertex_conflicts_swaps_and_jumps() {
     assert!(v.iter().any(|m| m.contains("jumped")), "{v:?}");
     assert!(v.iter().any(|m| m.contains("both on")), "{v:?}");
     // Following and a rotation are not conflicts.
-    let mut ok: BTreeMap<u64, Vec<(u32, (i64, i64), String)>> = BTreeMap::new();
+    let mut ok: Trace = BTreeMap::new();
     ok.insert(1, vec![r(1, 0, 0), r(2, 0, 1), r(3, 1, 1), r(4, 1, 0), r(5, 0, 2)]);
     ok.insert(2, vec![r(1, 0, 1), r(2, 1, 1), r(3, 1, 0), r(4, 0, 0), r(5, 0, 3)]);
     assert!(violations(&ok).is_empty(), "{:?}", violations(&ok));

@@ -174,7 +174,8 @@ pub fn load_file_as<W: WorldSpec>(path: &Path) -> Result<Scenario<W>, ScenarioEr
             e.utf8_error().valid_up_to()
         ),
     })?;
-    load_text(&text, &origin, Some(path.parent().unwrap_or(Path::new(""))))
+    let base = path.parent().unwrap_or(Path::new(""));
+    load_str_in(&text, &origin, base)
 }
 
 fn ron_options() -> ron::Options {
@@ -191,21 +192,20 @@ fn without_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
-/// [`load_str`] for a scenario of any world.
+/// [`load_str`] for a scenario of any world; the world's relative paths are relative to the
+/// current folder.
 pub fn load_str_as<W: WorldSpec>(text: &str, origin: &str) -> Result<Scenario<W>, ScenarioError> {
-    load_text(text, origin, None)
+    load_str_in(text, origin, Path::new(""))
 }
 
-/// Parses scenario text, makes the world's relative file paths absolute against `base_dir`
-/// (the scenario file's folder; none for text that is not from a file) and validates.
-fn load_text<W: WorldSpec>(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Scenario<W>, ScenarioError> {
+/// [`load_str_as`] for a scenario whose world's relative paths are relative to `base` (the
+/// folder of the file it was read from).
+pub fn load_str_in<W: WorldSpec>(text: &str, origin: &str, base: &Path) -> Result<Scenario<W>, ScenarioError> {
     let text = without_bom(text);
     let mut scn: Scenario<W> = ron_options()
         .from_str(text)
         .map_err(|e| ScenarioError::Invalid { origin: origin.to_string(), issues: vec![parse_issue(text, &e)] })?;
-    if let Some(dir) = base_dir {
-        scn.world.resolve_paths(dir);
-    }
+    scn.world.resolve_paths(base);
     let problems = validate::validate(&scn);
     if problems.is_empty() {
         Ok(scn)
@@ -341,9 +341,11 @@ impl<W: WorldSpec> Scenario<W> {
             serde_json::from_value::<Scenario<W>>(root.clone())
                 .map_err(|e| fail(format!("cannot set to `{value}`: {}", friendly_type_error(&e.to_string()))))?;
         }
-        let scn: Scenario<W> = serde_json::from_value(root).map_err(|e| {
+        let mut scn: Scenario<W> = serde_json::from_value(root).map_err(|e| {
             (None, Issue { at: None, field: String::new(), message: friendly_type_error(&e.to_string()) })
         })?;
+        // A path set here is relative to the current folder (the file's own were resolved at load).
+        scn.world.resolve_paths(Path::new(""));
         if let Some((f, m)) = validate::validate(&scn).into_iter().next() {
             // Blame the last override that set this field or one inside or around it.
             let owner = sets.iter().rposition(|(p, _)| related(p, &f));

@@ -114,7 +114,7 @@ impl<S: Timed> Timeline<S> {
 
     /// The next event due at `now`, numbered in start order; `None` when none is due.
     pub fn next_due(&mut self, now: u64) -> Option<Starting<S>> {
-        if !self.scheduled.first().is_some_and(|(_, s)| s.at() <= now) {
+        if self.scheduled.first().is_none_or(|(_, s)| s.at() > now) {
             return None;
         }
         let (id, spec) = self.scheduled.remove(0);

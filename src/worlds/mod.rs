@@ -87,6 +87,13 @@ pub trait WorldSpec:
         }
     }
 
+    /// Makes the world's file paths absolute (a case file the settings name): a relative
+    /// path is taken relative to `base` — the scenario file's folder when a file is loaded,
+    /// the current folder (an empty `base`) for a path set by `--set` or a live edit. Runs
+    /// before validation, so the world's checks and every later use see one path, and the
+    /// scenario written to a run's folder names the same file from anywhere.
+    fn resolve_paths(&mut self, _base: &std::path::Path) {}
+
     /// Drops the world's own scheduled events that start at or after `ticks` (a
     /// shortened run, a session exported part way); returns a line for each.
     fn truncate_events(&mut self, _ticks: u64) -> Vec<String> {
@@ -96,13 +103,6 @@ pub trait WorldSpec:
     /// Writes the world's own timeline as it happened into these settings (session
     /// export), from the running `world`.
     fn record_session(&mut self, _world: &World) {}
-
-    /// Makes the file paths in these settings (a map file, say) absolute, reading a relative
-    /// one against `base_dir`, the folder of the scenario file it is written in. Runs once
-    /// when a scenario file is loaded, before validation, so the run folder's scenario.ron and
-    /// an exported session name the same file wherever they are read; a path given later
-    /// (`--set`, a live edit) is read as given, against the working directory.
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {}
 }
 
 /// The `world:` section of a scenario: which world, with its settings.
@@ -162,13 +162,13 @@ impl WorldSpec for WorldConfig {
     fn install(&self, world: &mut World) {
         each_world!(self, w => w.install(world))
     }
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        each_world!(self, w => w.resolve_paths(base))
+    }
     fn truncate_events(&mut self, ticks: u64) -> Vec<String> {
         each_world!(self, w => w.truncate_events(ticks))
     }
     fn record_session(&mut self, world: &World) {
         each_world!(self, w => w.record_session(world))
-    }
-    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        each_world!(self, w => w.resolve_paths(base_dir))
     }
 }

@@ -255,9 +255,9 @@ impl WorldSpec for WarehouseConfig {
         }
     }
 
-    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+    fn resolve_paths(&mut self, base: &std::path::Path) {
         if let MapSource::MovingAi { path } = &mut self.map {
-            *path = floor::resolve(path, base_dir);
+            *path = floor::resolve(path, base);
         }
     }
 }

@@ -859,7 +859,8 @@ impl One<'_, '_> {
         let low = frac < b.charge_below;
         let mut note = None;
         rb.waiting = false;
-        match rb.phase {
+        let phase = rb.phase;
+        match phase {
             RobotPhase::ToPick if low => {
                 self.drop_task(rb, "battery_low");
                 if self.go_charge(rb, false) {
@@ -880,11 +881,10 @@ impl One<'_, '_> {
                 if b.policy == ChargePolicy::Opportunistic
                     && frac < b.opportunistic_below
                     && now >= rb.idle_since + 2
-                    && self.c.chargers.any_free() =>
+                    && self.c.chargers.any_free()
+                    && self.go_charge(rb, true) =>
             {
-                if self.go_charge(rb, true) {
-                    note = Some(("go_charge", "opportunistic"));
-                }
+                note = Some(("go_charge", "opportunistic"));
             }
             RobotPhase::Charging => {
                 let online = self.c.chargers.list.get(rb.charger as usize).is_some_and(|c| c.online);
@@ -935,7 +935,8 @@ impl One<'_, '_> {
         }
         // Allocation by the robots themselves.
         let free = rb.phase == RobotPhase::Idle || (rb.phase == RobotPhase::Charging && rb.opportunistic);
-        if free && rb.task == NONE && !(frac < b.charge_below) {
+        // NaN charge (never expected) counts as charged enough, as before.
+        if free && rb.task == NONE && frac.partial_cmp(&b.charge_below) != Some(std::cmp::Ordering::Less) {
             match self.alloc {
                 Allocation::Decentralized => self.auction(rb, link, out),
                 Allocation::None => self.nearest_order(rb, link),

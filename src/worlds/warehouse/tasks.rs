@@ -239,7 +239,8 @@ impl OrderSource {
 /// A Poisson draw with mean `lambda` (Knuth's method, in chunks of at most 16 so that
 /// e^-λ never underflows; a sum of Poisson draws is Poisson).
 pub fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
-    if !(lambda > 0.0) {
+    // Also refuses NaN.
+    if lambda.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return 0;
     }
     let mut left = lambda;

@@ -600,8 +600,7 @@ mod tests {
     #[test]
     fn lights_one_per_approach_zoomed_out_one_per_movement_zoomed_in() {
         let net = grid();
-        let mut st = CityState::default();
-        st.mov_light = vec![MovLight::Red; net.movements.len()];
+        let st = CityState { mov_light: vec![MovLight::Red; net.movements.len()], ..Default::default() };
         let approaches: usize = net.nodes.iter().filter(|n| n.signal).map(|n| n.ins.len()).sum();
         let signal_movements: usize = net.nodes.iter().filter(|n| n.signal).map(|n| n.movements.len()).sum();
         let mut buf = GlyphBuffers::default();
@@ -634,10 +633,12 @@ mod tests {
             })
             .take(2)
             .collect();
-        let mut st = CityState::default();
-        st.box_count = vec![0; net.nodes.len()];
-        st.hold = vec![Hold::Go; net.lanes.len()];
-        st.gridlocks = vec![inner.clone()];
+        let st = CityState {
+            box_count: vec![0; net.nodes.len()],
+            hold: vec![Hold::Go; net.lanes.len()],
+            gridlocks: vec![inner.clone()],
+            ..Default::default()
+        };
         let (nodes, links) = box_states(&net, &st);
         for &l in &inner {
             assert!(links[l as usize]);
