@@ -361,6 +361,28 @@ fn kind_broadcast_reaches_only_that_kind_within_range() {
     assert_eq!(pairs(&received(&app)), vec![(1, 0), (1, 2), (1, 3)]);
 }
 
+/// A broadcast to a kind the world did not register is refused (counted as unreachable)
+/// and logged once with the kinds the world has.
+#[test]
+fn broadcast_to_a_kind_the_world_lacks_is_refused_with_its_kinds() {
+    let agents = [(0.0, 0.0, VEHICLE), (10.0, 0.0, CONTROLLER), (20.0, 0.0, VEHICLE)];
+    let mut app = world(cfg(Topology::AllToAll), vec![], &agents);
+    app.world_mut().resource_mut::<Channel>().kinds = vec![VEHICLE, CONTROLLER];
+    let robot = AgentKind::new("robot");
+    script(&mut app).at(0, 1, Dest::Kind(robot), 10);
+    script(&mut app).at(1, 1, Dest::Kind(robot), 10);
+    script(&mut app).at(1, 1, Dest::Kind(VEHICLE), 10);
+    run(&mut app, 4);
+    assert_eq!(pairs(&received(&app)), vec![(1, 0), (1, 2)], "only the broadcast to vehicles arrives");
+    let t = totals(&app);
+    assert_eq!((t.sent, t.dropped_range), (3, 2));
+    let log = app.world().resource::<masim::sim::EventLog>();
+    let refused: Vec<String> =
+        log.events().iter().filter(|e| e.kind == "broadcast_refused").map(|e| format!("{:?}", e.detail)).collect();
+    assert_eq!(refused.len(), 1, "logged once: {refused:?}");
+    assert!(refused[0].contains("Robot") && refused[0].contains("Vehicle") && refused[0].contains("Controller"));
+}
+
 #[test]
 fn topology_none_delivers_nothing() {
     let mut app = world(cfg(Topology::None), vec![], &vehicles(&[(0.0, 0.0), (1.0, 0.0), (2.0, 0.0)]));

@@ -69,3 +69,30 @@ fn recorded_session_replays_byte_identically() {
     assert!(replay.faults.iter().any(|f| f.ended_at.is_some()), "no fault recorded as ended by hand");
     assert_eq!(e1, e2, "events differ between the live session and its replay");
 }
+
+/// Exporting part way through a scenario with faults and edits still to come writes a file
+/// `masim run` accepts (what was to come is left out) and that replays what was seen.
+#[test]
+fn a_session_exported_part_way_is_accepted_and_replays() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traffic_ring_faults.ron");
+    let mut base = scenario::load_file(&path).expect("faults scenario");
+    base.edits.push(masim::scenario::Edit { at: 2000, set: "channel.loss".into(), value: "0.5".into() });
+    base.edits.push(masim::scenario::Edit { at: 100, set: "coordination".into(), value: "Centralized".into() });
+    assert!(base.faults.iter().all(|f| f.at > 420), "the scenario's faults are all later than the export");
+    let mut app = runner::headless_app(&base, Some(1));
+    for _ in 0..420 {
+        runner::step(&mut app);
+    }
+    commands::crash_fraction(app.world_mut(), Some(VEHICLE), 0.2, Some(1000));
+    runner::step(&mut app);
+    let text = commands::session_ron(app.world());
+    let replay = scenario::load_str(&text, "session").unwrap_or_else(|e| panic!("refused: {e}\n{text}"));
+    assert_eq!(replay.ticks, 421);
+    assert_eq!(replay.faults.len(), 1, "only the crash that happened: {:?}", replay.faults);
+    assert_eq!(replay.edits.len(), 1, "only the edit that happened: {:?}", replay.edits);
+    let mut again = runner::headless_app(&replay, Some(1));
+    for _ in 0..replay.ticks {
+        runner::step(&mut again);
+    }
+    assert_eq!(outputs(app.world()), outputs(again.world()));
+}

@@ -193,6 +193,34 @@ pub fn stray_closer(text: &str) -> Option<(char, usize)> {
     early.or(unmatched)
 }
 
+/// The first opening bracket nested deeper than `limit` levels, as a byte offset (strings
+/// and comments skipped). Checked before parsing, so a pathological file gets one clear
+/// message instead of whatever the parser trips over first.
+pub fn nested_beyond(text: &str, limit: usize) -> Option<usize> {
+    let mut s = Scanner { b: text.as_bytes(), i: 0, out: Vec::new(), depth: 0 };
+    let mut depth = 0usize;
+    loop {
+        s.ws();
+        let c = s.peek()?;
+        match c {
+            b'"' => s.string(),
+            b'r' if matches!(s.b.get(s.i + 1), Some(b'#') | Some(b'"')) => s.raw_string(),
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(s.i);
+                }
+                s.i += 1;
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                s.i += 1;
+            }
+            _ => s.i += 1,
+        }
+    }
+}
+
 /// Indentation (leading spaces and tabs) of the line holding byte `offset`.
 fn indent(text: &str, offset: usize) -> usize {
     let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |k| k + 1);

@@ -202,6 +202,18 @@ pub fn load_str_as<W: WorldSpec>(text: &str, origin: &str) -> Result<Scenario<W>
 /// folder of the file it was read from).
 pub fn load_str_in<W: WorldSpec>(text: &str, origin: &str, base: &Path) -> Result<Scenario<W>, ScenarioError> {
     let text = without_bom(text);
+    if let Some(off) = locate::nested_beyond(text, RECURSION_LIMIT) {
+        return Err(ScenarioError::Invalid {
+            origin: origin.to_string(),
+            issues: vec![Issue {
+                at: Some(locate::line_col(text, off)),
+                field: String::new(),
+                message: format!(
+                    "brackets are nested too deeply here (more than {RECURSION_LIMIT} levels): is this a scenario file?"
+                ),
+            }],
+        });
+    }
     let mut scn: Scenario<W> = ron_options()
         .from_str(text)
         .map_err(|e| ScenarioError::Invalid { origin: origin.to_string(), issues: vec![parse_issue(text, &e)] })?;
@@ -570,7 +582,7 @@ mod tests {
         let t = s.with_set("channel.loss", "0.25").unwrap();
         assert_eq!(t.channel.loss, 0.25);
         let t = s.with_set("world.vehicles", "20").unwrap();
-        let WorldConfig::Traffic(tc) = &t.world else { panic!("the built-in scenario is traffic") };
+        let WorldConfig::Traffic(tc) = &t.world else { panic!("the built-in scenario is a ring") };
         assert_eq!(tc.vehicles, 20);
         let t = s.with_set("coordination", "Centralized").unwrap();
         assert_eq!(t.coordination, Coordination::Centralized);

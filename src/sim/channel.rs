@@ -268,6 +268,11 @@ pub struct Channel {
     pub trace: bool,
     /// This tick's copies (when `trace` is on), at most `TRACE_CAP`.
     pub traces: Vec<Trace>,
+    /// The agent kinds the world registered; a broadcast to another kind is refused
+    /// (empty: no check, as in a bare app without a world).
+    pub kinds: Vec<AgentKind>,
+    /// Kinds a broadcast named that the world does not have, each logged once.
+    refused_kinds: Vec<AgentKind>,
     rng: ChaCha8Rng,
     in_flight: VecDeque<Vec<Envelope>>,
     base_tick: u64,
@@ -295,6 +300,8 @@ impl Channel {
             totals: CommStats::default(),
             trace: false,
             traces: Vec::new(),
+            kinds: Vec::new(),
+            refused_kinds: Vec::new(),
             rng: rng::stream(seed, "channel", 0),
             in_flight: VecDeque::new(),
             base_tick: 0,
@@ -444,6 +451,7 @@ pub(crate) fn communicate(
     mut outboxes: Query<(&Agent, Mut<Outbox>, Has<Crashed>)>,
     positions: Query<(&Agent, &Pose, Has<Crashed>)>,
     mut inboxes: Query<(&Agent, &mut Inbox)>,
+    mut log: ResMut<super::EventLog>,
 ) {
     let now = clock.tick;
     let ch = &mut *channel;
@@ -490,7 +498,17 @@ pub(crate) fn communicate(
 
     // 2. Route.
     if !pending.is_empty() {
+        let before = ch.refused_kinds.len();
         route(ch, &pending, now);
+        let known: Vec<&str> = ch.kinds.iter().map(|k| k.file_name()).collect();
+        for k in &ch.refused_kinds[before..] {
+            log.push(
+                now,
+                "broadcast_refused",
+                None,
+                [("kind", serde_json::json!(k.file_name())), ("world_kinds", serde_json::json!(known))],
+            );
+        }
     }
 
     // 3. Deliver what is due this tick.
@@ -610,6 +628,18 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
             continue;
         }
         ch.stats.bytes += u64::from(msg.bytes);
+        if let Dest::Kind(k) = msg.dest
+            && !ch.kinds.is_empty()
+            && !ch.kinds.contains(&k)
+        {
+            // A broadcast to a kind this world does not have: refused, and logged once.
+            ch.stats.dropped_range += 1;
+            ch.trace_refused(&msg, now, Outcome::Unreachable);
+            if !ch.refused_kinds.contains(&k) {
+                ch.refused_kinds.push(k);
+            }
+            continue;
+        }
         ch.recipients(&src, msg.from, msg.dest, &mut rec);
         relays_charged.clear();
         for &to in &rec {

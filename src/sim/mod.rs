@@ -284,8 +284,9 @@ impl Plugin for SimPlugin {
 
     fn finish(&self, app: &mut App) {
         // Every plugin has built by now, so every column is registered.
-        let specs = app.world_mut().get_resource_or_init::<Registry>().metrics();
-        app.world_mut().resource_mut::<Metrics>().set_columns(&specs);
+        let registry = app.world_mut().get_resource_or_init::<Registry>().clone();
+        app.world_mut().resource_mut::<Metrics>().set_columns(&registry.metrics());
+        app.world_mut().resource_mut::<Channel>().kinds = registry.kinds().to_vec();
     }
 }
 
@@ -300,7 +301,9 @@ fn insert_state(world: &mut World, s: &SimSettings) {
     world.insert_resource(SimClock { tick: 0, dt: s.dt, end_tick: s.ticks, seed: s.seed });
     world.insert_resource(CoordinationRes(s.coordination));
     world.insert_resource(AgentIds::default());
-    world.insert_resource(Channel::new(s.channel.clone(), s.seed));
+    let mut channel = Channel::new(s.channel.clone(), s.seed);
+    channel.kinds = world.get_resource::<Registry>().map(|r| r.kinds().to_vec()).unwrap_or_default();
+    world.insert_resource(channel);
     world.insert_resource(Faults::new(s.faults.clone(), s.seed));
     world.insert_resource(EventLog::new(s.max_events));
     world.insert_resource(Timings::default());

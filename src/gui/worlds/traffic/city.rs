@@ -10,7 +10,7 @@
 use bevy::prelude::*;
 
 use super::top_speed;
-use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
+use crate::gui::agents::{AgentIndex, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch, speed_color};
 use crate::gui::camera::{FitRequest, WorldBounds, WorldCamera};
 use crate::gui::{Overlays, Selection};
@@ -370,8 +370,7 @@ pub(super) fn plugin(app: &mut App) {
         Update,
         (sync_map, draw_roads, draw_lights, draw_highlights, draw_heat, draw_route)
             .chain()
-            .in_set(DrawSet::World)
-            .after(super::draw_agents)
+            .in_set(super::TrafficDraw::Map)
             .run_if(resource_exists::<CityDrawing>.and_then(resource_exists::<CityMap>)),
     );
 }

@@ -66,6 +66,14 @@ fn default_plots(s: &Scenario) -> Vec<&'static str> {
     }
 }
 
+/// The order of the traffic drawing inside `DrawSet::World`: the agents' batch (which
+/// takes parked cars off the index), then what reads the index (routes, highlights).
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TrafficDraw {
+    Agents,
+    Map,
+}
+
 /// The vehicles' batch.
 #[derive(Resource)]
 struct VehicleDrawing {
@@ -79,7 +87,9 @@ fn plugin(app: &mut App) {
         let WorldConfig::Traffic(t) = &l.current.world else { return false };
         t.is_ring()
     });
-    app.add_systems(Startup, setup).add_systems(Update, draw_agents.in_set(DrawSet::World));
+    app.configure_sets(Update, (TrafficDraw::Agents, TrafficDraw::Map).chain().in_set(DrawSet::World))
+        .add_systems(Startup, setup)
+        .add_systems(Update, draw_agents.in_set(TrafficDraw::Agents));
     if ring {
         ring::plugin(app);
     } else {

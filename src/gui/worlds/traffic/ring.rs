@@ -31,7 +31,7 @@ struct RingDrawing {
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(Startup, setup).add_systems(
         Update,
-        (sync_road.before(DrawSet::Index), (draw_heat_map, draw_ring_route).in_set(DrawSet::World)),
+        (sync_road.before(DrawSet::Index), (draw_heat_map, draw_ring_route).in_set(super::TrafficDraw::Map)),
     );
 }
 
