@@ -167,6 +167,8 @@ fn with_faults_outputs_are_identical() {
         let mut s = scenario::load_file(&file).expect("scenario loads");
         let stem = file.file_stem().and_then(|x| x.to_str()).unwrap_or("scenario").to_string();
         s.ticks = 300;
+        // The world's own events after the shortened run's end go too (the CLI's --ticks does the same).
+        s.truncate_timeline(300);
         s.coordination = masim::sim::Coordination::Decentralized;
         // Vehicles crash where the world has them; elsewhere the kind spawned last (robots).
         let kinds = s.world.agent_kinds();

@@ -70,7 +70,14 @@ fn scenario_files() -> Vec<PathBuf> {
 /// A few hundred ticks, but never fewer than the scenario's timeline needs.
 fn few_ticks(s: &Scenario) -> u64 {
     let last = s.faults.iter().map(|f| f.at).chain(s.edits.iter().map(|e| e.at)).max();
-    last.map_or(300, |t| (t + 50).max(300))
+    // Whole rows and snapshots (the binary writes a partial last row otherwise).
+    let (r, t) = (s.output.record_every.max(1), s.output.trace_every.max(1));
+    let (mut x, mut y) = (r, t);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    let every = r / x * t;
+    last.map_or(300, |t| (t + 50).max(300)).next_multiple_of(every)
 }
 
 fn scratch(name: &str) -> PathBuf {
