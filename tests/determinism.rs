@@ -10,6 +10,7 @@ use masim::scenario::{self, Scenario};
 use masim::sim::{FaultKind, FaultSpec, Rect};
 use masim::worlds::WorldSpec;
 use masim::worlds::traffic::VEHICLE;
+use masim::worlds::warehouse::ROBOT;
 
 const BIN: &str = env!("CARGO_BIN_EXE_masim");
 
@@ -167,10 +168,13 @@ fn with_faults_outputs_are_identical() {
         let mut s = scenario::load_file(&file).expect("scenario loads");
         let stem = file.file_stem().and_then(|x| x.to_str()).unwrap_or("scenario").to_string();
         s.ticks = 300;
+        // The world's own events after the shortened run's end go too (the CLI's --ticks does the same).
+        s.truncate_timeline(300);
         s.coordination = masim::sim::Coordination::Decentralized;
-        // Crash a fifth of the world's vehicles, or of its first kind of agent where it has none.
+        // Crash a fifth of the world's mobile agents: vehicles, robots, else its first kind
+        // (the power grid's generating units).
         let kinds = s.world.agent_kinds();
-        let kind = if kinds.contains(&VEHICLE) { VEHICLE } else { kinds[0] };
+        let kind = [VEHICLE, ROBOT].into_iter().find(|k| kinds.contains(k)).unwrap_or(kinds[0]);
         // This timeline replaces the scenario's own.
         s.edits.clear();
         s.faults = Vec::from([

@@ -11,7 +11,7 @@ use masim::sim::{Agent, Metrics};
 
 const BIN: &str = env!("CARGO_BIN_EXE_masim");
 
-/// The columns docs/scenarios.md and the tracker promise in every metrics.csv.
+/// The columns docs/scenarios.md and the tracker promise in metrics.csv of every world.
 const DOCUMENTED: [&str; 10] = [
     "tick",
     "time_s",
@@ -25,32 +25,57 @@ const DOCUMENTED: [&str; 10] = [
     "mean_latency_ticks",
 ];
 
-/// The columns each world's page and the tracker promise besides (its first one is in
-/// summary.json's `final`).
-fn documented_for(s: &Scenario) -> &'static [&'static str] {
-    match &s.world {
-        WorldConfig::Traffic(_) => &["mean_speed_mps", "density_veh_per_km", "flow_veh_per_h", "jammed"],
-        WorldConfig::Power(_) => &[
-            "freq_hz",
-            "rocof_hz_per_s",
-            "ace_mw",
-            "gen_mw",
-            "load_mw",
-            "load_shed_mw",
-            "unserved_mwh",
-            "lines_tripped",
-            "islands",
-            "max_line_loading",
-            "lines_overloaded",
-            "gen_cost_per_h",
-            "curtailed_mw",
-            "battery_soc_mean",
-            "ev_waiting",
-            "ev_mean_wait_s",
-            "ev_unmet_kwh",
-            "charging_fairness_jain",
-        ],
-    }
+/// The traffic world's documented columns.
+const TRAFFIC: [&str; 4] = ["mean_speed_mps", "density_veh_per_km", "flow_veh_per_h", "jammed"];
+
+/// The warehouse world's documented columns (issue 11).
+const WAREHOUSE: [&str; 14] = [
+    "tasks_completed",
+    "throughput_per_h",
+    "mean_task_time_s",
+    "robots_idle",
+    "robots_moving",
+    "robots_charging",
+    "charger_queue",
+    "mean_charger_wait_s",
+    "stranded",
+    "conflicts",
+    "deadlocks",
+    "replans",
+    "energy_kwh",
+    "workload_fairness_jain",
+];
+
+/// The power world's documented columns (issue 10).
+const POWER: [&str; 18] = [
+    "freq_hz",
+    "rocof_hz_per_s",
+    "ace_mw",
+    "gen_mw",
+    "load_mw",
+    "load_shed_mw",
+    "unserved_mwh",
+    "lines_tripped",
+    "islands",
+    "max_line_loading",
+    "lines_overloaded",
+    "gen_cost_per_h",
+    "curtailed_mw",
+    "battery_soc_mean",
+    "ev_waiting",
+    "ev_mean_wait_s",
+    "ev_unmet_kwh",
+    "charging_fairness_jain",
+];
+
+/// The columns a scenario's world promises.
+fn documented(s: &Scenario) -> Vec<&'static str> {
+    let own: &[&str] = match &s.world {
+        WorldConfig::Traffic(_) => &TRAFFIC,
+        WorldConfig::Power(_) => &POWER,
+        WorldConfig::Warehouse(_) => &WAREHOUSE,
+    };
+    DOCUMENTED.iter().chain(own).copied().collect()
 }
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -68,7 +93,14 @@ fn scenario_files() -> Vec<PathBuf> {
 /// A few hundred ticks, but never fewer than the scenario's timeline needs.
 fn few_ticks(s: &Scenario) -> u64 {
     let last = s.faults.iter().map(|f| f.at).chain(s.edits.iter().map(|e| e.at)).max();
-    last.map_or(300, |t| (t + 50).max(300))
+    // Whole rows and snapshots (the binary writes a partial last row otherwise).
+    let (r, t) = (s.output.record_every.max(1), s.output.trace_every.max(1));
+    let (mut x, mut y) = (r, t);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    let every = r / x * t;
+    last.map_or(300, |t| (t + 50).max(300)).next_multiple_of(every)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -110,7 +142,7 @@ fn every_scenario_runs_headless_in_process() {
         }
         let agents = app.world_mut().query::<&Agent>().iter(app.world()).count();
         let m = app.world().resource::<Metrics>();
-        for c in DOCUMENTED.iter().chain(documented_for(&s)) {
+        for c in documented(&s) {
             assert!(m.index(c).is_some(), "{}: no metric column {c}; have {:?}", f.display(), m.columns());
         }
         assert_eq!(m.rows().len() as u64, ticks / s.output.record_every, "{}", f.display());
@@ -122,7 +154,20 @@ fn every_scenario_runs_headless_in_process() {
         assert_eq!(agents as u64, s.agent_count(), "{}", f.display());
         assert_eq!(last("tick"), (ticks / s.output.record_every * s.output.record_every) as f64);
         assert!((last("time_s") - last("tick") * s.dt).abs() < 1e-9);
-        let WorldConfig::Traffic(t) = &s.world else { continue };
+        let t = match &s.world {
+            WorldConfig::Traffic(t) => t,
+            WorldConfig::Power(_) => continue,
+            WorldConfig::Warehouse(w) => {
+                let sum = |c: &str| m.series(c).expect("recorded").iter().sum::<f64>();
+                assert_eq!(sum("conflicts"), 0.0, "{}: conflicts", f.display());
+                assert!(last("robots_idle") <= f64::from(w.robots), "{}", f.display());
+                let created = last("tasks_created");
+                let split = last("tasks_completed") + last("tasks_assigned") + last("tasks_waiting");
+                assert_eq!(created, split, "{}: tasks are not conserved", f.display());
+                assert!((0.0..=1.0).contains(&last("workload_fairness_jain")), "{}", f.display());
+                continue;
+            }
+        };
         let v = last("mean_speed_mps");
         assert!((0.0..60.0).contains(&v), "{}: mean speed {v}", f.display());
         assert!(last("jammed") <= f64::from(t.vehicles));
@@ -158,8 +203,8 @@ fn every_scenario_runs_with_the_binary_and_writes_its_outputs() {
         let metrics = std::fs::read_to_string(out.join("metrics.csv")).expect("metrics.csv");
         let mut lines = metrics.lines();
         let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-        for c in DOCUMENTED.iter().chain(documented_for(&s)) {
-            assert!(header.contains(c), "{}: metrics.csv lacks {c}: {header:?}", f.display());
+        for c in documented(&s) {
+            assert!(header.contains(&c), "{}: metrics.csv lacks {c}: {header:?}", f.display());
         }
         assert_eq!(&header[..3], &["tick", "time_s", "agents"], "the first columns");
         let rows: Vec<&str> = lines.collect();
@@ -172,7 +217,17 @@ fn every_scenario_runs_with_the_binary_and_writes_its_outputs() {
         assert_eq!(summary["ticks"], serde_json::json!(ticks));
         assert_eq!(summary["masim_version"], serde_json::json!(env!("CARGO_PKG_VERSION")));
         assert!(summary["timing"]["ticks_per_s"].as_f64().is_some_and(|x| x > 0.0));
-        assert!(summary["final"][documented_for(&s)[0]].is_number());
+        match &s.world {
+            WorldConfig::Traffic(_) => assert!(summary["final"]["mean_speed_mps"].is_number()),
+            WorldConfig::Power(_) => assert!(summary["final"]["freq_hz"].is_number()),
+            WorldConfig::Warehouse(_) => {
+                for k in ["map_rows", "map_cols", "free_cells", "cell_m"] {
+                    assert!(summary["world"][k].is_number(), "{}: summary.json world.{k}", f.display());
+                }
+                assert!(!summary["timing"]["parts_s"]["planning"].is_null(), "{}: planning time", f.display());
+                assert!(!header.contains(&"planning_ms"), "planning_ms is wall time: not in metrics.csv");
+            }
+        }
         assert!(out.join("events.jsonl").exists());
         for line in std::fs::read_to_string(out.join("events.jsonl")).expect("events").lines() {
             let e: serde_json::Value = serde_json::from_str(line).expect("each event line is JSON");

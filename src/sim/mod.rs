@@ -143,7 +143,7 @@ impl Default for Decision {
 }
 
 /// An agent's state as agents.csv's `state` column shows it, when its world keeps one
-/// apart from its last decision (a robot `carrying`, a charger `queueing`); without it the
+/// apart from its last decision (say `carrying` or `queueing`); without it the
 /// column shows the decision's action.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct TraceState(pub &'static str);

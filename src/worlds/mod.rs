@@ -8,6 +8,7 @@
 pub mod check;
 pub mod power;
 pub mod traffic;
+pub mod warehouse;
 
 use bevy::prelude::*;
 use serde::de::DeserializeOwned;
@@ -112,6 +113,8 @@ pub enum WorldConfig {
     Traffic(traffic::TrafficConfig),
     /// The power grid.
     Power(power::PowerConfig),
+    /// A robot warehouse: a grid floor, orders, robots with batteries, chargers.
+    Warehouse(warehouse::WarehouseConfig),
 }
 
 /// Calls `$body` with `$w` bound to the variant's settings (or, given two configs, with
@@ -122,6 +125,7 @@ macro_rules! each_world {
         match $self {
             WorldConfig::Traffic($w) => $body,
             WorldConfig::Power($w) => $body,
+            WorldConfig::Warehouse($w) => $body,
         }
     };
     ($a:expr, $b:expr, ($x:ident, $y:ident) => $body:expr, $other:expr) => {
@@ -129,6 +133,7 @@ macro_rules! each_world {
         match ($a, $b) {
             (WorldConfig::Traffic($x), WorldConfig::Traffic($y)) => $body,
             (WorldConfig::Power($x), WorldConfig::Power($y)) => $body,
+            (WorldConfig::Warehouse($x), WorldConfig::Warehouse($y)) => $body,
             _ => $other,
         }
     };

@@ -5,6 +5,7 @@
 
 pub mod power;
 pub mod traffic;
+pub mod warehouse;
 
 use bevy::prelude::*;
 use bevy_egui::egui;
@@ -35,5 +36,6 @@ pub fn gui_for(world: &WorldConfig) -> &'static WorldGui {
     match world {
         WorldConfig::Traffic(_) => &traffic::GUI,
         WorldConfig::Power(_) => &power::GUI,
+        WorldConfig::Warehouse(_) => &warehouse::GUI,
     }
 }
