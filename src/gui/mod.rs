@@ -12,6 +12,8 @@ pub mod control;
 pub mod controls;
 mod eventlog;
 pub mod inspector;
+pub mod legend;
+mod notes;
 pub mod overlays;
 mod panel;
 mod plots;
@@ -79,11 +81,13 @@ pub struct Overlays {
     pub heat_map: bool,
     /// The selected agent's route ahead.
     pub route: bool,
+    /// The on-screen legend.
+    pub legend: bool,
 }
 
 impl Default for Overlays {
     fn default() -> Self {
-        Self { messages: true, radio_ranges: false, fault_regions: true, heat_map: false, route: true }
+        Self { messages: true, radio_ranges: false, fault_regions: true, heat_map: false, route: true, legend: true }
     }
 }
 
@@ -144,6 +148,7 @@ impl Plugin for GuiPlugin {
             .add_plugins((camera::plugin, agents::plugin, overlays::plugin, ui::plugin, assets::plugin));
         // The world's part, chosen from the scenario the app was built with.
         let gui = app.world().get_resource::<LiveScenario>().map(|l| worlds::gui_for(&l.current.world));
+        apply_view(app.world_mut());
         if let Some(gui) = gui {
             app.insert_resource(ActiveWorld(gui));
             app.insert_resource(overlays::MessageColors(gui.message_colors.to_vec()));
@@ -162,17 +167,47 @@ impl Plugin for GuiPlugin {
 fn keyboard_controls(
     keys: Res<ButtonInput<KeyCode>>,
     wants: Res<bevy_egui::input::EguiWantsInput>,
+    clock: Res<SimClock>,
     mut control: ResMut<SimControl>,
+    mut overlays: ResMut<Overlays>,
+    ui: Option<ResMut<ui::UiState>>,
 ) {
     if wants.wants_any_keyboard_input() {
         return;
     }
     if keys.just_pressed(KeyCode::Space) {
-        control.playing = !control.playing;
+        if !control.playing && clock.tick >= clock.end_tick && !control.past_end {
+            // Past the run's end only on purpose: ask first, as the Play button does.
+            if let Some(mut ui) = ui {
+                ui.confirm_continue = true;
+            }
+        } else {
+            control.playing = !control.playing;
+        }
+    }
+    if keys.just_pressed(KeyCode::KeyL) {
+        overlays.legend = !overlays.legend;
     }
     if keys.just_pressed(KeyCode::Period) && !control.playing {
         control.pending_steps += 1;
     }
+}
+
+/// Sets the overlays as the scenario in force asks (its `view` section), else as fits it:
+/// messages shown only where agents coordinate and there are few enough to follow.
+pub fn apply_view(world: &mut World) {
+    let Some(s) = world.get_resource::<LiveScenario>().map(|l| l.current.clone()) else {
+        return;
+    };
+    let v = &s.view;
+    let talk = s.coordination != crate::sim::Coordination::None && s.agent_count() <= 2_000;
+    let mut o = world.get_resource_or_init::<Overlays>();
+    o.messages = v.messages.unwrap_or(talk);
+    o.heat_map = v.heat_map.unwrap_or(false);
+    o.radio_ranges = v.radio_ranges.unwrap_or(false);
+    o.fault_regions = v.fault_regions.unwrap_or(true);
+    o.route = v.route.unwrap_or(true);
+    o.legend = v.legend.unwrap_or(true);
 }
 
 /// The run's planned end: the app pauses there once (the person may play on).
