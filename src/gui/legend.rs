@@ -7,9 +7,9 @@
 use bevy::prelude::*;
 use bevy_egui::egui;
 
+use super::Overlays;
 use super::assets::{decode_rgba, glyph};
 use super::overlays::MessageColors;
-use super::Overlays;
 use crate::sim::Registry;
 
 /// One entry of a legend.
@@ -75,32 +75,42 @@ fn shared_items(world: &World) -> Vec<LegendItem> {
 }
 
 /// Draws the legend over the world view's bottom-left corner.
-pub fn show(ctx: &egui::Context, world: &mut World, items: Vec<LegendItem>, free_min: egui::Pos2, free_max: egui::Pos2) {
+pub fn show(
+    ctx: &egui::Context,
+    world: &mut World,
+    items: Vec<LegendItem>,
+    free_min: egui::Pos2,
+    free_max: egui::Pos2,
+) -> Option<egui::Rect> {
     let mut items = items;
     items.extend(shared_items(world));
     if items.is_empty() {
-        return;
+        return None;
     }
     let scale = 1.0;
     let mut cache = world.remove_resource::<GlyphTextures>().unwrap_or_default();
-    let max_h = (free_max.y - free_min.y - 20.0).max(120.0);
-    egui::Area::new(egui::Id::new("legend"))
+    let max_h = ((free_max.y - free_min.y) * 0.42).max(120.0);
+    let shown = egui::Area::new(egui::Id::new("legend"))
         .fixed_pos(egui::pos2(free_min.x + 8.0, free_max.y - 8.0))
         .pivot(egui::Align2::LEFT_BOTTOM)
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
-            egui::Frame::popup(ui.style()).fill(egui::Color32::from_rgba_unmultiplied(20, 22, 26, 235)).show(ui, |ui| {
-                egui::ScrollArea::vertical().max_height(max_h).show(ui, |ui| {
-                    ui.set_max_width(300.0 * scale);
-                    ui.label(egui::RichText::new("Legend").strong().size(15.0 * scale));
-                    for item in &items {
-                        row(ui, item, &mut cache, scale);
-                    }
-                    ui.small("L hides the legend");
-                });
-            });
+            egui::Frame::popup(ui.style()).fill(egui::Color32::from_rgba_unmultiplied(20, 22, 26, 235)).show(
+                ui,
+                |ui| {
+                    egui::ScrollArea::vertical().max_height(max_h).show(ui, |ui| {
+                        ui.set_max_width(270.0 * scale);
+                        ui.label(egui::RichText::new("Legend").strong().size(15.0 * scale));
+                        for item in &items {
+                            row(ui, item, &mut cache, scale);
+                        }
+                        ui.small("L hides the legend");
+                    });
+                },
+            );
         });
     world.insert_resource(cache);
+    Some(shown.response.rect)
 }
 
 fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f32) {

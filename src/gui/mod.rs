@@ -42,8 +42,9 @@ pub struct GuiOptions {
     pub origin: String,
     /// Save a PNG of the window here after `after_ticks` ticks, then exit.
     pub screenshot: Option<PathBuf>,
-    /// Ticks to run before the screenshot.
-    pub after_ticks: u64,
+    /// Ticks to run at once: before the screenshot (100 when left out), or without a
+    /// screenshot before the app pauses.
+    pub after_ticks: Option<u64>,
     /// Agent to select at start (inspector open, camera zoomed in and following it).
     pub select: Option<u32>,
 }
@@ -159,18 +160,21 @@ impl Plugin for GuiPlugin {
         }
         if app.world().contains_resource::<ScreenshotPlan>() {
             app.add_plugins(screenshot::plugin);
+        } else if app.world().contains_resource::<screenshot::RunThenPause>() {
+            app.add_systems(Last, screenshot::run_then_pause);
         }
     }
 }
 
-/// Space plays/pauses, `.` steps one tick (ignored while typing in a text box).
+/// Space plays/pauses, `.` steps one tick, L toggles the legend, N the notes (ignored while
+/// typing in a text box).
 fn keyboard_controls(
     keys: Res<ButtonInput<KeyCode>>,
     wants: Res<bevy_egui::input::EguiWantsInput>,
     clock: Res<SimClock>,
     mut control: ResMut<SimControl>,
     mut overlays: ResMut<Overlays>,
-    ui: Option<ResMut<ui::UiState>>,
+    mut ui: Option<ResMut<ui::UiState>>,
 ) {
     if wants.wants_any_keyboard_input() {
         return;
@@ -178,7 +182,7 @@ fn keyboard_controls(
     if keys.just_pressed(KeyCode::Space) {
         if !control.playing && clock.tick >= clock.end_tick && !control.past_end {
             // Past the run's end only on purpose: ask first, as the Play button does.
-            if let Some(mut ui) = ui {
+            if let Some(ui) = ui.as_mut() {
                 ui.confirm_continue = true;
             }
         } else {
@@ -187,6 +191,11 @@ fn keyboard_controls(
     }
     if keys.just_pressed(KeyCode::KeyL) {
         overlays.legend = !overlays.legend;
+    }
+    if keys.just_pressed(KeyCode::KeyN)
+        && let Some(ui) = ui.as_mut()
+    {
+        ui.notes_open = !ui.notes_open;
     }
     if keys.just_pressed(KeyCode::Period) && !control.playing {
         control.pending_steps += 1;
@@ -245,7 +254,9 @@ pub fn run(scenario: Scenario, options: GuiOptions) -> Result<(), String> {
     runner::add_simulation(&mut app, &scenario);
     app.insert_resource(ScenarioOrigin(options.origin.clone()));
     if let Some(path) = options.screenshot.clone() {
-        app.insert_resource(ScreenshotPlan::new(path, options.after_ticks));
+        app.insert_resource(ScreenshotPlan::new(path, options.after_ticks.unwrap_or(100)));
+    } else if let Some(ticks) = options.after_ticks {
+        app.insert_resource(screenshot::RunThenPause(ticks));
     }
     if let Some(id) = options.select {
         let agents = scenario.agent_count();

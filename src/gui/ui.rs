@@ -53,9 +53,20 @@ pub struct UiState {
 
 /// Registers the UI system.
 pub fn plugin(app: &mut App) {
-    let notes = app.world().get_resource::<crate::runner::LiveScenario>().is_none_or(|l| l.current.view.notes != Some(false));
+    let notes =
+        app.world().get_resource::<crate::runner::LiveScenario>().is_none_or(|l| l.current.view.notes != Some(false));
     app.insert_resource(UiState { show_plots: true, notes_open: notes, ..default() })
         .add_systems(EguiPrimaryContextPass, draw_ui);
+}
+
+/// Where this frame drew the legend and the notes window (egui points), for screenshot
+/// mode's report that lets tests check they were drawn.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct UiRects {
+    /// Physical pixels per egui point.
+    pub pixels_per_point: f32,
+    /// (what, where) of each overlay window drawn.
+    pub rects: Vec<(&'static str, egui::Rect)>,
 }
 
 /// One exclusive system draws every panel: the panels read and change many resources, and
@@ -90,7 +101,7 @@ fn draw_ui(world: &mut World) {
         eventlog::show(ui, world, &mut state);
     });
     if state.show_plots {
-        egui::Panel::bottom("plots").resizable(true).default_size(230.0).show(&mut root, |ui| {
+        egui::Panel::bottom("plots").resizable(true).default_size(250.0).max_size(420.0).show(&mut root, |ui| {
             plots::show(ui, world, &mut state, gui);
         });
     }
@@ -100,11 +111,17 @@ fn draw_ui(world: &mut World) {
     free.max = Vec2::new(rect.max.x, rect.max.y);
     // Over the world view: the legend (bottom left), the notes (top right), and the
     // windows that ask before something happens.
+    let mut shown = UiRects { pixels_per_point: ctx.pixels_per_point(), rects: Vec::new() };
     if world.get_resource::<super::Overlays>().is_some_and(|o| o.legend) {
         let items = (gui.legend)(world);
-        super::legend::show(&ctx, world, items, rect.min, rect.max);
+        if let Some(r) = super::legend::show(&ctx, world, items, rect.min, rect.max) {
+            shown.rects.push(("legend", r));
+        }
     }
-    super::notes::show(&ctx, world, &mut state, rect.min, rect.max);
+    if let Some(r) = super::notes::show(&ctx, world, &mut state, rect.min, rect.max) {
+        shown.rects.push(("notes", r));
+    }
+    world.insert_resource(shown);
     panel::dialogs(&ctx, world, &mut state);
     world.insert_resource(state);
 }

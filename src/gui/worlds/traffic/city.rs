@@ -110,7 +110,12 @@ fn chevron(buf: &mut GlyphBuffers, tip: Vec2, dir: Vec2, size: f32, thick: f32, 
 
 /// The outline of a square: four bands of `thick` along its sides.
 fn outline_square(buf: &mut GlyphBuffers, c: Vec2, half: f32, thick: f32, color: LinearRgba) {
-    let (a, b, d, e) = (c + Vec2::new(-half, -half), c + Vec2::new(half, -half), c + Vec2::new(half, half), c + Vec2::new(-half, half));
+    let (a, b, d, e) = (
+        c + Vec2::new(-half, -half),
+        c + Vec2::new(half, -half),
+        c + Vec2::new(half, half),
+        c + Vec2::new(-half, half),
+    );
     for (p, q) in [(a, b), (b, d), (d, e), (e, a)] {
         band(buf, p, q, thick, color);
     }

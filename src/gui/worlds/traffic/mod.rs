@@ -12,10 +12,10 @@ mod ring;
 use bevy::prelude::*;
 
 use super::WorldGui;
-use crate::gui::legend::LegendItem;
 use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch, speed_color};
 use crate::gui::camera::WorldCamera;
+use crate::gui::legend::LegendItem;
 use crate::runner::LiveScenario;
 use crate::scenario::{Scenario, WorldConfig};
 use crate::sim::{Agent, Coordination, CoordinationRes, Crashed, Pose, SimClock};
@@ -62,7 +62,11 @@ fn legend(world: &World) -> Vec<LegendItem> {
     } else {
         v.push(LegendItem::Note("Each street has a lane each way; chevrons show the direction.".into()));
         v.push(LegendItem::Heading("Intersections".into()));
-        v.push(LegendItem::Glyph { glyph: "traffic_light", tint: None, label: "light: one square per approach".into() });
+        v.push(LegendItem::Glyph {
+            glyph: "traffic_light",
+            tint: None,
+            label: "light: one square per approach".into(),
+        });
         v.push(LegendItem::Swatch { color: [40, 230, 75, 255], label: "green".into() });
         v.push(LegendItem::Swatch { color: [255, 215, 25, 255], label: "yellow".into() });
         v.push(LegendItem::Swatch { color: [240, 30, 25, 255], label: "red".into() });
@@ -116,6 +120,7 @@ fn default_plots(s: &Scenario) -> Vec<&'static str> {
     } else {
         vec![
             "mean_delay_s",
+            "mean_delay_recent_s",
             "queue_veh",
             "trips_waiting",
             "gridlocked_links",
