@@ -6,26 +6,45 @@
 #   scripts/gui_click_drag.sh [SCENARIO] [OUT_DIR]
 #
 # Needs Xvfb, xdotool and ImageMagick's `import` (apt-get install xvfb xdotool imagemagick
-# mesa-vulkan-drivers) and a built masim (MASIM, default target/debug/masim). Not part of
+# mesa-vulkan-drivers) and a built masim (MASIM; by default the release binary if it is built,
+# else the debug one, under $CARGO_TARGET_DIR or target/). Not part of
 # `cargo test`: the checks are for a person to read off the screenshots.
 set -euo pipefail
 SCENARIO=${1:-scenarios/traffic_ring_faults.ron}
 OUT=${2:-out/gui_click_drag}
-MASIM=${MASIM:-${CARGO_TARGET_DIR:-target}/debug/masim}
+if [ -z "${MASIM:-}" ]; then
+  for candidate in "${CARGO_TARGET_DIR:-target}/release/masim" "${CARGO_TARGET_DIR:-target}/debug/masim"; do
+    if [ -x "$candidate" ]; then MASIM=$candidate; break; fi
+  done
+fi
+if [ -z "${MASIM:-}" ] || [ ! -x "$MASIM" ]; then
+  echo "error: no masim binary found (build one with cargo build --release, or set MASIM=path)" >&2
+  exit 2
+fi
 DISPLAY_NUM=${DISPLAY_NUM:-:97}
 mkdir -p "$OUT"
 
 Xvfb "$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB=$!
 APP=
-cleanup() { [ -n "$APP" ] && kill "$APP" 2>/dev/null; kill "$XVFB" 2>/dev/null; }
+cleanup() {
+  if [ -n "$APP" ]; then kill "$APP" 2>/dev/null || true; fi
+  kill "$XVFB" 2>/dev/null || true
+}
 trap cleanup EXIT
 export DISPLAY=$DISPLAY_NUM
 sleep 2
 "$MASIM" gui "$SCENARIO" >"$OUT/app.log" 2>&1 &
 APP=$!
 # Software rendering starts slowly.
-for _ in $(seq 1 60); do xdotool search --name masim >/dev/null 2>&1 && break; sleep 1; done
+for _ in $(seq 1 60); do
+  xdotool search --name masim >/dev/null 2>&1 && break
+  if ! kill -0 "$APP" 2>/dev/null; then
+    echo "error: the app exited before opening its window; see $OUT/app.log" >&2
+    exit 1
+  fi
+  sleep 1
+done
 sleep 10
 WIN=$(xdotool search --name masim | head -1)
 xdotool windowfocus "$WIN"

@@ -44,12 +44,13 @@ enum Command {
 struct GuiArgs {
     /// Scenario file (.ron); the built-in default scenario when left out.
     file: Option<PathBuf>,
-    /// Save a PNG of the window after --after-ticks ticks, then exit.
+    /// Save a PNG of the window after --after-ticks ticks (default 100), then exit.
     #[arg(long, value_name = "PNG")]
     screenshot: Option<PathBuf>,
-    /// Ticks to run before the screenshot.
-    #[arg(long, default_value_t = 100)]
-    after_ticks: u64,
+    /// Run this many ticks at once: then take the screenshot, or without --screenshot pause
+    /// there (the app opens paused at that tick).
+    #[arg(long, value_name = "N")]
+    after_ticks: Option<u64>,
     /// Select this agent at start: the inspector shows it and the camera zooms in and follows
     /// it (a parked city car is shown once it sets off).
     #[arg(long, value_name = "AGENT_ID")]
@@ -149,6 +150,9 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn open_app(a: GuiArgs) -> Result<(), Failure> {
+    if let Some(path) = &a.screenshot {
+        check_screenshot_path(path)?;
+    }
     let (scn, origin) = match &a.file {
         Some(f) => (load_with_overrides(f, None, None, &a.sets)?.0, f.display().to_string()),
         None => {
@@ -160,6 +164,26 @@ fn open_app(a: GuiArgs) -> Result<(), Failure> {
     let opts =
         masim::gui::GuiOptions { origin, screenshot: a.screenshot, after_ticks: a.after_ticks, select: a.select };
     masim::gui::run(scn, opts).map_err(Failure::Other)
+}
+
+/// Refuses a screenshot path whose folder does not exist before any tick runs.
+#[cfg(feature = "gui")]
+fn check_screenshot_path(path: &std::path::Path) -> Result<(), Failure> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(Failure::BadInput(format!(
+            "--screenshot {}: the folder {} does not exist (create it first)",
+            path.display(),
+            folder.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(Failure::BadInput(format!("--screenshot {}: is a folder; name a .png file", path.display())));
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "gui"))]

@@ -9,7 +9,7 @@
 use bevy::prelude::*;
 use masim::runner::{self, LiveScenario, headless_app, run_ticks};
 use masim::scenario::{self, Scenario, live_editable};
-use masim::sim::timeline::{Timed, Timeline};
+use masim::sim::timeline::Timeline;
 use masim::sim::{
     Agent, AgentIds, AgentKind, Crashed, Decision, Dest, EventLog, Inbox, InjectSet, MeasureSet, MessageKind,
     MetricGroup, MetricSpec, Metrics, Outbox, Phase, Pose, ResetWorld, SimAppExt, SimClock, SimTick, SpawnWorld,
@@ -33,23 +33,7 @@ struct StopEvent {
     ended_at: Option<u64>,
 }
 
-impl Timed for StopEvent {
-    fn at(&self) -> u64 {
-        self.at
-    }
-    fn set_at(&mut self, at: u64) {
-        self.at = at;
-    }
-    fn duration(&self) -> Option<u64> {
-        self.duration
-    }
-    fn ended_at(&self) -> Option<u64> {
-        self.ended_at
-    }
-    fn set_ended_at(&mut self, tick: Option<u64>) {
-        self.ended_at = tick;
-    }
-}
+masim::impl_timed!(StopEvent);
 
 /// The world's section of a scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

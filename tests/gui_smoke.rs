@@ -1,6 +1,7 @@
 //! Sees the desktop app as a person would: starts it under a virtual X server with software
 //! Vulkan, lets the ring and then the city grid run, saves a screenshot of each and checks
-//! that the world (road, vehicles; lanes and traffic lights) and the panels were drawn.
+//! that the world (road, vehicles; lanes and traffic lights), the panels, the legend and
+//! the scenario's notes were drawn.
 //! Skipped, with a message, where Xvfb is not installed or no X server can start.
 #![cfg(feature = "gui")]
 
@@ -74,7 +75,39 @@ fn read_png(path: &Path) -> Png {
     Png { width: info.width as usize, height: info.height as usize, rgb }
 }
 
+/// A rectangle of the window in pixels: (x0, y0, x1, y1).
+type Rect = (usize, usize, usize, usize);
+
+/// The rectangles screenshot mode reported for `what` ("legend", "notes").
+fn reported(log: &str, what: &str) -> Option<Rect> {
+    let line = log.lines().find(|l| l.starts_with(&format!("masim-ui: {what} ")))?;
+    let v: Vec<usize> =
+        line.split_whitespace().skip(2).filter_map(|n| n.parse::<f64>().ok()).map(|f| f.max(0.0) as usize).collect();
+    (v.len() == 4).then(|| (v[0], v[1], v[2], v[3]))
+}
+
 impl Png {
+    /// Pixels in the region for which `f` holds, leaving out the `hidden` rectangles
+    /// (the legend and notes windows drawn over the world view).
+    fn count_outside(
+        &self,
+        x: std::ops::Range<usize>,
+        y: std::ops::Range<usize>,
+        hidden: &[Rect],
+        f: impl Fn([u8; 3]) -> bool,
+    ) -> usize {
+        let mut n = 0;
+        for yy in y {
+            for xx in x.clone() {
+                let covered = hidden.iter().any(|&(x0, y0, x1, y1)| (x0..x1).contains(&xx) && (y0..y1).contains(&yy));
+                if !covered && f(self.rgb[yy * self.width + xx]) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     fn count(&self, x: std::ops::Range<usize>, y: std::ops::Range<usize>, f: impl Fn([u8; 3]) -> bool) -> usize {
         let mut n = 0;
         for yy in y {
@@ -152,11 +185,21 @@ fn app_draws_ring_and_grid_with_panels() {
     let dir = std::env::temp_dir().join(format!("masim-gui-smoke-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
 
-    // The ring: the grey road and vehicles coloured by speed.
+    // The ring: the grey road and vehicles coloured by speed, the legend and the scenario's
+    // notes over the world view, each with text in it.
     let (png, log) = screenshot(&x, &dir, "traffic_ring", 300);
     assert_panel(&png, "ring");
-    let road = png.count(WORLD_X, WORLD_Y, road_grey);
-    let vehicles = png.count(WORLD_X, WORLD_Y, |p| {
+    let mut hidden = Vec::new();
+    for what in ["legend", "notes"] {
+        let r = reported(&log, what).unwrap_or_else(|| panic!("ring: the {what} was not drawn:\n{log}"));
+        let (x0, y0, x1, y1) = r;
+        assert!(x1 <= png.width && y1 <= png.height && x1 > x0 + 150 && y1 > y0 + 80, "ring: {what} at {r:?}");
+        let text = png.count(x0..x1, y0..y1, |p| p.iter().all(|c| *c > 150));
+        assert!(text > 300, "ring: no text in the {what} ({text} light pixels in {r:?})");
+        hidden.push(r);
+    }
+    let road = png.count_outside(WORLD_X, WORLD_Y, &hidden, road_grey);
+    let vehicles = png.count_outside(WORLD_X, WORLD_Y, &hidden, |p| {
         let (max, min) = (*p.iter().max().unwrap_or(&0), *p.iter().min().unwrap_or(&0));
         max > 150 && max - min > 90
     });
@@ -166,16 +209,19 @@ fn app_draws_ring_and_grid_with_panels() {
     assert!(!log.contains("slab_allocator"), "ring: mesh allocator errors in the log:\n{log}");
 
     // The city grid after five simulated minutes: lanes and boxes in road grey, and traffic
-    // lights, each a red, yellow or green square in a near-black housing (the ring has none).
+    // lights, each a red, yellow or green square in a near-black housing (the ring has none),
+    // counted outside the legend and the notes (about half the grid shows at 1280 × 800).
     let (png, log) = screenshot(&x, &dir, "traffic_grid", 600);
     assert_panel(&png, "grid");
-    let road = png.count(WORLD_X, WORLD_Y, road_grey);
-    let housing = png.count(WORLD_X, WORLD_Y, |p| p.iter().all(|c| (8..=17).contains(c)));
-    let red = png.count(WORLD_X, WORLD_Y, |p| p[0] > 220 && p[1] < 60 && p[2] < 60);
-    let green = png.count(WORLD_X, WORLD_Y, |p| p[1] > 200 && p[0] < 80 && p[2] < 110);
+    let hidden: Vec<Rect> = ["legend", "notes"].iter().filter_map(|w| reported(&log, w)).collect();
+    assert_eq!(hidden.len(), 2, "grid: legend and notes drawn:\n{log}");
+    let road = png.count_outside(WORLD_X, WORLD_Y, &hidden, road_grey);
+    let housing = png.count_outside(WORLD_X, WORLD_Y, &hidden, |p| p.iter().all(|c| (8..=17).contains(c)));
+    let red = png.count_outside(WORLD_X, WORLD_Y, &hidden, |p| p[0] > 220 && p[1] < 60 && p[2] < 60);
+    let green = png.count_outside(WORLD_X, WORLD_Y, &hidden, |p| p[1] > 200 && p[0] < 80 && p[2] < 110);
     assert!(road > 3_000, "grid: no lanes drawn ({road} road-grey pixels)");
-    assert!(housing > 300, "grid: no traffic lights drawn ({housing} housing pixels)");
-    assert!(red > 100 && green > 100, "grid: lights lack their colours ({red} red, {green} green pixels)");
+    assert!(housing > 100, "grid: no traffic lights drawn ({housing} housing pixels)");
+    assert!(red > 50 && green > 50, "grid: lights lack their colours ({red} red, {green} green pixels)");
     assert!(!log.contains("slab_allocator"), "grid: mesh allocator errors in the log:\n{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,6 +18,8 @@ pub struct SimControl {
     pub pending_steps: u32,
     /// Wall-time budget for simulation work in one frame; keeps the UI responsive at any speed.
     pub frame_budget: Duration,
+    /// The person chose to go on past the run's end.
+    pub past_end: bool,
     /// Fractional ticks owed from earlier frames.
     accumulator: f64,
 }
@@ -30,6 +32,7 @@ impl Default for SimControl {
             as_fast_as_possible: false,
             pending_steps: 0,
             frame_budget: Duration::from_millis(12),
+            past_end: false,
             accumulator: 0.0,
         }
     }

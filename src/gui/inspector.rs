@@ -79,11 +79,10 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, gui: &WorldGui) {
     }
 }
 
-/// One name/value row; a value too long for the panel is cut with "…" and shown whole on hover.
+/// One name/value row; a value too long for the panel wraps onto more lines, never cut.
 pub fn row(ui: &mut egui::Ui, name: &str, value: String) {
     ui.label(name);
-    // egui shows the whole text as a tooltip when it had to cut it.
-    ui.add(egui::Label::new(egui::RichText::new(value).monospace()).truncate());
+    ui.add(egui::Label::new(egui::RichText::new(value).monospace()).wrap());
     ui.end_row();
 }
 
@@ -91,10 +90,16 @@ fn messages(ui: &mut egui::Ui, list: &[Message], incoming: bool) {
     const SHOWN: usize = 30;
     for m in list.iter().take(SHOWN) {
         let who = if incoming { format!("from #{}", m.from.0) } else { format!("to {:?}", m.dest) };
-        ui.monospace(format!(
-            "{:<14} {who}  sent {}  {}B  [{:.1} {:.1} {:.1} {:.1}]",
-            m.kind, m.sent, m.bytes, m.payload[0], m.payload[1], m.payload[2], m.payload[3]
-        ));
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!(
+                    "{:<14} {who}  sent {}  {}B  [{:.1} {:.1} {:.1} {:.1}]",
+                    m.kind, m.sent, m.bytes, m.payload[0], m.payload[1], m.payload[2], m.payload[3]
+                ))
+                .monospace(),
+            )
+            .wrap(),
+        );
     }
     if list.len() > SHOWN {
         ui.small(format!("… and {} more", list.len() - SHOWN));

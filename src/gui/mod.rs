@@ -12,6 +12,8 @@ pub mod control;
 pub mod controls;
 mod eventlog;
 pub mod inspector;
+pub mod legend;
+mod notes;
 pub mod overlays;
 mod panel;
 mod plots;
@@ -40,8 +42,9 @@ pub struct GuiOptions {
     pub origin: String,
     /// Save a PNG of the window here after `after_ticks` ticks, then exit.
     pub screenshot: Option<PathBuf>,
-    /// Ticks to run before the screenshot.
-    pub after_ticks: u64,
+    /// Ticks to run at once: before the screenshot (100 when left out), or without a
+    /// screenshot before the app pauses.
+    pub after_ticks: Option<u64>,
     /// Agent to select at start (inspector open, camera zoomed in and following it).
     pub select: Option<u32>,
 }
@@ -79,11 +82,13 @@ pub struct Overlays {
     pub heat_map: bool,
     /// The selected agent's route ahead.
     pub route: bool,
+    /// The on-screen legend.
+    pub legend: bool,
 }
 
 impl Default for Overlays {
     fn default() -> Self {
-        Self { messages: true, radio_ranges: false, fault_regions: true, heat_map: false, route: true }
+        Self { messages: true, radio_ranges: false, fault_regions: true, heat_map: false, route: true, legend: true }
     }
 }
 
@@ -144,6 +149,7 @@ impl Plugin for GuiPlugin {
             .add_plugins((camera::plugin, agents::plugin, overlays::plugin, ui::plugin, assets::plugin));
         // The world's part, chosen from the scenario the app was built with.
         let gui = app.world().get_resource::<LiveScenario>().map(|l| worlds::gui_for(&l.current.world));
+        apply_view(app.world_mut());
         if let Some(gui) = gui {
             app.insert_resource(ActiveWorld(gui));
             app.insert_resource(overlays::MessageColors(gui.message_colors.to_vec()));
@@ -154,25 +160,63 @@ impl Plugin for GuiPlugin {
         }
         if app.world().contains_resource::<ScreenshotPlan>() {
             app.add_plugins(screenshot::plugin);
+        } else if app.world().contains_resource::<screenshot::RunThenPause>() {
+            app.add_systems(Last, screenshot::run_then_pause);
         }
     }
 }
 
-/// Space plays/pauses, `.` steps one tick (ignored while typing in a text box).
+/// Space plays/pauses, `.` steps one tick, L toggles the legend, N the notes (ignored while
+/// typing in a text box).
 fn keyboard_controls(
     keys: Res<ButtonInput<KeyCode>>,
     wants: Res<bevy_egui::input::EguiWantsInput>,
+    clock: Res<SimClock>,
     mut control: ResMut<SimControl>,
+    mut overlays: ResMut<Overlays>,
+    mut ui: Option<ResMut<ui::UiState>>,
 ) {
     if wants.wants_any_keyboard_input() {
         return;
     }
     if keys.just_pressed(KeyCode::Space) {
-        control.playing = !control.playing;
+        if !control.playing && clock.tick >= clock.end_tick && !control.past_end {
+            // Past the run's end only on purpose: ask first, as the Play button does.
+            if let Some(ui) = ui.as_mut() {
+                ui.confirm_continue = true;
+            }
+        } else {
+            control.playing = !control.playing;
+        }
+    }
+    if keys.just_pressed(KeyCode::KeyL) {
+        overlays.legend = !overlays.legend;
+    }
+    if keys.just_pressed(KeyCode::KeyN)
+        && let Some(ui) = ui.as_mut()
+    {
+        ui.notes_open = !ui.notes_open;
     }
     if keys.just_pressed(KeyCode::Period) && !control.playing {
         control.pending_steps += 1;
     }
+}
+
+/// Sets the overlays as the scenario in force asks (its `view` section), else as fits it:
+/// messages shown only where agents coordinate and there are few enough to follow.
+pub fn apply_view(world: &mut World) {
+    let Some(s) = world.get_resource::<LiveScenario>().map(|l| l.current.clone()) else {
+        return;
+    };
+    let v = &s.view;
+    let talk = s.coordination != crate::sim::Coordination::None && s.agent_count() <= 2_000;
+    let mut o = world.get_resource_or_init::<Overlays>();
+    o.messages = v.messages.unwrap_or(talk);
+    o.heat_map = v.heat_map.unwrap_or(false);
+    o.radio_ranges = v.radio_ranges.unwrap_or(false);
+    o.fault_regions = v.fault_regions.unwrap_or(true);
+    o.route = v.route.unwrap_or(true);
+    o.legend = v.legend.unwrap_or(true);
 }
 
 /// The run's planned end: the app pauses there once (the person may play on).
@@ -210,7 +254,9 @@ pub fn run(scenario: Scenario, options: GuiOptions) -> Result<(), String> {
     runner::add_simulation(&mut app, &scenario);
     app.insert_resource(ScenarioOrigin(options.origin.clone()));
     if let Some(path) = options.screenshot.clone() {
-        app.insert_resource(ScreenshotPlan::new(path, options.after_ticks));
+        app.insert_resource(ScreenshotPlan::new(path, options.after_ticks.unwrap_or(100)));
+    } else if let Some(ticks) = options.after_ticks {
+        app.insert_resource(screenshot::RunThenPause(ticks));
     }
     if let Some(id) = options.select {
         let agents = scenario.agent_count();

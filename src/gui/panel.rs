@@ -51,25 +51,6 @@ impl Default for FaultDraft {
 /// Draws the whole left panel.
 pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &WorldGui) {
     simulation_section(ui, world, state);
-    if let Some((text, error)) = &state.message {
-        let color =
-            if *error { egui::Color32::from_rgb(255, 120, 100) } else { egui::Color32::from_rgb(140, 220, 140) };
-        ui.colored_label(color, text);
-    }
-    if let Some(path) = state.other_world.clone() {
-        ui.horizontal(|ui| {
-            if ui.button("Open in a new window").clicked() {
-                state.message = Some(match open_in_new_window(&path) {
-                    Ok(()) => (format!("opening {} in a new window", path.display()), false),
-                    Err(e) => (e, true),
-                });
-                state.other_world = None;
-            }
-            if ui.small_button("Dismiss").clicked() {
-                state.other_world = None;
-            }
-        });
-    }
     ui.separator();
     egui::CollapsingHeader::new("Scenario").default_open(false).show(ui, |ui| files_section(ui, world, state));
     egui::CollapsingHeader::new("Live parameters")
@@ -82,11 +63,16 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &Wor
 fn simulation_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
     ui.heading("Simulation");
     let clock_seed = world.resource::<SimClock>().seed;
+    let at_end = world.resource::<SimClock>().tick >= world.resource::<SimClock>().end_tick;
     let mut control = world.resource_mut::<SimControl>();
     ui.horizontal(|ui| {
         let label = if control.playing { "⏸ Pause" } else { "▶ Play" };
         if ui.button(label).on_hover_text("Space").clicked() {
-            control.playing = !control.playing;
+            if !control.playing && at_end && !control.past_end {
+                state.confirm_continue = true;
+            } else {
+                control.playing = !control.playing;
+            }
         }
         if ui.add_enabled(!control.playing, egui::Button::new("Step")).on_hover_text("One tick").clicked() {
             control.pending_steps += 1;
@@ -177,6 +163,8 @@ fn files_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
 fn open(world: &mut World, state: &mut UiState, path: PathBuf) {
     match commands::open_file(world, &path) {
         Ok(()) => {
+            super::apply_view(world);
+            state.notes_open = world.resource::<LiveScenario>().current.view.notes != Some(false);
             state.pending.clear();
             state.seed = None;
             state.save_path.clear();
@@ -188,6 +176,63 @@ fn open(world: &mut World, state: &mut UiState, path: PathBuf) {
             state.other_world = Some(path);
         }
         Err(e) => state.message = Some((e.to_string(), true)),
+    }
+}
+
+/// Windows that ask before something happens: going on past the run's end, opening a
+/// file of another world in a new window. Drawn over the world view, so the panel's
+/// controls never move.
+pub fn dialogs(ctx: &egui::Context, world: &mut World, state: &mut UiState) {
+    if state.confirm_continue {
+        let end = world.resource::<SimClock>().end_tick;
+        egui::Window::new("The run has finished")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "The scenario ends at tick {end}; its outputs and notes describe the run up to there. Go on past the end?"
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Continue past the end").clicked() {
+                        let mut c = world.resource_mut::<SimControl>();
+                        c.past_end = true;
+                        c.playing = true;
+                        state.confirm_continue = false;
+                    }
+                    if ui.button("Reset").clicked() {
+                        let seed = world.resource::<SimClock>().seed;
+                        commands::reset_with_seed(world, seed);
+                        state.pending.clear();
+                        state.confirm_continue = false;
+                        state.message = Some((format!("reset with seed {seed}"), false));
+                    }
+                    if ui.button("Stay paused").clicked() {
+                        state.confirm_continue = false;
+                    }
+                });
+            });
+    }
+    if let Some(path) = state.other_world.clone() {
+        egui::Window::new("Another kind of world")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(ctx, |ui| {
+                ui.label(format!("{} needs a window of its own.", path.display()));
+                ui.horizontal(|ui| {
+                    if ui.button("Open in a new window").clicked() {
+                        state.message = Some(match open_in_new_window(&path) {
+                            Ok(()) => (format!("opening {} in a new window", path.display()), false),
+                            Err(e) => (e, true),
+                        });
+                        state.other_world = None;
+                    }
+                    if ui.button("Dismiss").clicked() {
+                        state.other_world = None;
+                    }
+                });
+            });
     }
 }
 
@@ -208,9 +253,6 @@ fn params_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui
     ui.separator();
     let scenario = world.resource::<LiveScenario>().current.clone();
     controls::show(ui, world, state, &(gui.controls)(&scenario));
-    if !state.pending.is_empty() {
-        ui.small("edits waiting for the next tick…");
-    }
 }
 
 fn faults_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
@@ -342,6 +384,7 @@ fn overlays_section(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, g
     ui.checkbox(&mut o.fault_regions, "Partitions and blackouts");
     ui.checkbox(&mut o.heat_map, "Congestion heat map").on_hover_text("Local mean speed, opaque as it fills");
     ui.checkbox(&mut o.route, "Selected agent's route").on_hover_text("Where the selected agent is heading");
+    ui.checkbox(&mut o.legend, "Legend (L)").on_hover_text("What every colour and glyph means");
     (gui.overlay_controls)(ui, world);
     ui.checkbox(&mut state.show_plots, "Plots panel");
 }

@@ -49,12 +49,32 @@ pub fn plugin(app: &mut App) {
     app.add_systems(Last, drive_screenshot);
 }
 
+/// `--after-ticks N` without `--screenshot`: run N ticks flat out, then pause there.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct RunThenPause(pub u64);
+
+/// Drives the run towards [`RunThenPause`]'s tick, then pauses and removes it.
+pub fn run_then_pause(
+    mut commands: Commands,
+    target: Res<RunThenPause>,
+    mut control: ResMut<SimControl>,
+    clock: Res<SimClock>,
+) {
+    let remaining = target.0.saturating_sub(clock.tick);
+    control.playing = false;
+    control.pending_steps = remaining.min(5_000) as u32;
+    if remaining == 0 {
+        commands.remove_resource::<RunThenPause>();
+    }
+}
+
 fn drive_screenshot(
     mut commands: Commands,
     mut plan: ResMut<ScreenshotPlan>,
     mut control: ResMut<SimControl>,
     clock: Res<SimClock>,
     time: Res<Time<Real>>,
+    ui_rects: Option<Res<super::ui::UiRects>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     match plan.state {
@@ -85,6 +105,9 @@ fn drive_screenshot(
             plan.settle_frames += 1;
             // egui needs a couple of passes to size its panels; give it a few more frames.
             if plan.settle_frames >= 6 {
+                if let Some(shown) = ui_rects {
+                    report_rects(&shown);
+                }
                 let path = plan.path.clone();
                 commands.spawn(Screenshot::primary_window()).observe(save_and_mark(path));
                 plan.state = ShotState::Requested;
@@ -97,6 +120,15 @@ fn drive_screenshot(
         ShotState::Failed => {
             exit.write(AppExit::from_code(1));
         }
+    }
+}
+
+/// Prints where the legend and the notes were drawn, in window pixels, one line each:
+/// `masim-ui: legend x0 y0 x1 y1` (tests/gui_smoke.rs reads these).
+fn report_rects(shown: &super::ui::UiRects) {
+    let k = shown.pixels_per_point;
+    for (what, r) in &shown.rects {
+        println!("masim-ui: {what} {:.0} {:.0} {:.0} {:.0}", r.min.x * k, r.min.y * k, r.max.x * k, r.max.y * k);
     }
 }
 

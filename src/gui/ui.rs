@@ -21,8 +21,12 @@ pub struct UiState {
     pub drafts: HashMap<String, f64>,
     /// Edits sent but not yet applied by a tick, by scenario path.
     pub pending: HashMap<String, String>,
-    /// Last outcome shown under the controls: (text, is_error).
+    /// Last outcome, shown in the status line (so no control ever moves): (text, is_error).
     pub message: Option<(String, bool)>,
+    /// The scenario's notes window is open.
+    pub notes_open: bool,
+    /// Play was pressed after the run's end: ask whether to go on.
+    pub confirm_continue: bool,
     /// Path typed in the open box.
     pub open_path: String,
     /// Path for "save settings".
@@ -49,7 +53,20 @@ pub struct UiState {
 
 /// Registers the UI system.
 pub fn plugin(app: &mut App) {
-    app.insert_resource(UiState { show_plots: true, ..default() }).add_systems(EguiPrimaryContextPass, draw_ui);
+    let notes =
+        app.world().get_resource::<crate::runner::LiveScenario>().is_none_or(|l| l.current.view.notes != Some(false));
+    app.insert_resource(UiState { show_plots: true, notes_open: notes, ..default() })
+        .add_systems(EguiPrimaryContextPass, draw_ui);
+}
+
+/// Where this frame drew the legend and the notes window (egui points), for screenshot
+/// mode's report that lets tests check they were drawn.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct UiRects {
+    /// Physical pixels per egui point.
+    pub pixels_per_point: f32,
+    /// (what, where) of each overlay window drawn.
+    pub rects: Vec<(&'static str, egui::Rect)>,
 }
 
 /// One exclusive system draws every panel: the panels read and change many resources, and
@@ -70,7 +87,7 @@ fn draw_ui(world: &mut World) {
         "masim_root".into(),
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
-    egui::Panel::top("status").show(&mut root, |ui| status_line(ui, world));
+    egui::Panel::top("status").show(&mut root, |ui| status_line(ui, world, &mut state));
     egui::Panel::left("controls").resizable(true).default_size(300.0).max_size(420.0).show(&mut root, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| panel::show(ui, world, &mut state, gui));
     });
@@ -84,7 +101,7 @@ fn draw_ui(world: &mut World) {
         eventlog::show(ui, world, &mut state);
     });
     if state.show_plots {
-        egui::Panel::bottom("plots").resizable(true).default_size(230.0).show(&mut root, |ui| {
+        egui::Panel::bottom("plots").resizable(true).default_size(250.0).max_size(420.0).show(&mut root, |ui| {
             plots::show(ui, world, &mut state, gui);
         });
     }
@@ -92,25 +109,60 @@ fn draw_ui(world: &mut World) {
     let mut free = world.resource_mut::<FreeViewport>();
     free.min = Vec2::new(rect.min.x, rect.min.y);
     free.max = Vec2::new(rect.max.x, rect.max.y);
+    // Over the world view: the legend (bottom left), the notes (top right), and the
+    // windows that ask before something happens.
+    let mut shown = UiRects { pixels_per_point: ctx.pixels_per_point(), rects: Vec::new() };
+    if world.get_resource::<super::Overlays>().is_some_and(|o| o.legend) {
+        let items = (gui.legend)(world);
+        if let Some(r) = super::legend::show(&ctx, world, items, rect.min, rect.max) {
+            shown.rects.push(("legend", r));
+        }
+    }
+    if let Some(r) = super::notes::show(&ctx, world, &mut state, rect.min, rect.max) {
+        shown.rects.push(("notes", r));
+    }
+    world.insert_resource(shown);
+    panel::dialogs(&ctx, world, &mut state);
     world.insert_resource(state);
 }
 
-fn status_line(ui: &mut egui::Ui, world: &mut World) {
-    let (tick, time_s, end) =
-        world.get_resource::<SimClock>().map_or((0, 0.0, 0), |c| (c.tick, c.time_s(), c.end_tick));
+fn status_line(ui: &mut egui::Ui, world: &mut World, state: &mut UiState) {
+    let (tick, time_s, end, dt) =
+        world.get_resource::<SimClock>().map_or((0, 0.0, 0, 0.0), |c| (c.tick, c.time_s(), c.end_tick, c.dt));
     let agents = world.resource::<AgentIndex>().count;
     let msgs = world.get_resource::<Channel>().map_or(0, |c| c.stats.sent);
     let stats = world.resource::<TickStats>();
     let diagnostics = world.resource::<DiagnosticsStore>();
     let fps = diagnostics.get(&FrameTimeDiagnosticsPlugin::FPS).and_then(|d| d.smoothed()).unwrap_or(0.0);
     let frame_ms = diagnostics.get(&FrameTimeDiagnosticsPlugin::FRAME_TIME).and_then(|d| d.smoothed()).unwrap_or(0.0);
+    let line = format!(
+        "tick {tick:>7}/{end}   t {:>9}   agents {agents:>6}   msgs/tick {msgs:>6}   ticks/s {:>7.0}   FPS {fps:>5.1} ({frame_ms:.1} ms)",
+        format_time(time_s),
+        stats.ticks_per_second,
+    );
     ui.horizontal(|ui| {
-        ui.monospace(format!(
-            "tick {tick:>7}/{end}   t {:>9}   agents {agents:>6}   msgs/tick {msgs:>6}   ticks/s {:>7.0}   FPS {fps:>5.1} ({frame_ms:.1} ms)   sim {:.1} ms/frame",
-            format_time(time_s),
-            stats.ticks_per_second,
-            stats.sim_time_last_frame.as_secs_f64() * 1e3,
-        ));
+        ui.monospace(line);
+        if tick >= end && end > 0 {
+            let text = format!(" ■ Run finished at tick {end} ({}) ", format_time(end as f64 * dt));
+            ui.label(
+                egui::RichText::new(text)
+                    .strong()
+                    .color(egui::Color32::BLACK)
+                    .background_color(egui::Color32::from_rgb(250, 200, 60)),
+            );
+        }
+        if ui.button("Notes").on_hover_text("What this scenario shows and what to watch").clicked() {
+            state.notes_open = !state.notes_open;
+        }
+        // Feedback lives here, in one line of its own, so no control below ever moves.
+        let pending = if state.pending.is_empty() { String::new() } else { "  (edits wait for the next tick)".into() };
+        if let Some((text, error)) = &state.message {
+            let color =
+                if *error { egui::Color32::from_rgb(255, 120, 100) } else { egui::Color32::from_rgb(140, 220, 140) };
+            ui.colored_label(color, format!("{text}{pending}")).on_hover_text(text.as_str());
+        } else if !pending.is_empty() {
+            ui.weak(pending);
+        }
     });
 }
 

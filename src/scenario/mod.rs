@@ -28,9 +28,16 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/traffic_ring.ro
 pub struct Scenario<W = WorldConfig> {
     /// Short name (used in outputs).
     pub name: String,
-    /// What it shows and what to watch for.
+    /// What it shows, in a line.
     #[serde(default)]
     pub description: String,
+    /// What to watch, with the numbers a run shows: the teaching notes the desktop app
+    /// shows when the scenario opens (docs/catalog.md repeats them word for word).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// How the desktop app first shows the scenario (which overlays are on); runs ignore it.
+    #[serde(default, skip_serializing_if = "ViewConfig::is_default")]
+    pub view: ViewConfig,
     /// Master seed of every random stream.
     #[serde(default)]
     pub seed: u64,
@@ -67,6 +74,34 @@ pub struct Edit {
     pub set: String,
     /// New value, written as for `--set`.
     pub value: String,
+}
+
+/// How the desktop app first shows a scenario: each overlay on or off (`None`: the app
+/// decides, e.g. messages on only where agents coordinate). Runs ignore it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewConfig {
+    /// Messages in flight and dropped copies.
+    pub messages: Option<bool>,
+    /// The congestion heat map.
+    pub heat_map: Option<bool>,
+    /// Radio range circles.
+    pub radio_ranges: Option<bool>,
+    /// Partitions and blackouts from faults.
+    pub fault_regions: Option<bool>,
+    /// The selected agent's route.
+    pub route: Option<bool>,
+    /// The on-screen legend.
+    pub legend: Option<bool>,
+    /// The teaching notes, open when the scenario opens.
+    pub notes: Option<bool>,
+}
+
+impl ViewConfig {
+    /// Whether nothing is set.
+    pub fn is_default(&self) -> bool {
+        *self == ViewConfig::default()
+    }
 }
 
 /// Output settings.

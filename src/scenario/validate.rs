@@ -14,6 +14,12 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
     if s.name.trim().is_empty() {
         v.bad("name", "must not be empty");
     }
+    if let Some(c) = s.notes.chars().find(|c| c.is_control() && *c != '\n') {
+        v.bad("notes", format!("must be plain text (lines separated by newlines), found the control character {c:?}"));
+    }
+    if s.notes.chars().count() > 4000 {
+        v.bad("notes", format!("is {} characters long; keep it under 4000", s.notes.chars().count()));
+    }
     v.at_least("ticks", s.ticks, 1);
     v.positive("dt", s.dt);
     if s.dt.is_finite() && s.dt > 60.0 {

@@ -82,23 +82,7 @@ pub struct FaultSpec {
     pub ended_at: Option<u64>,
 }
 
-impl super::timeline::Timed for FaultSpec {
-    fn at(&self) -> u64 {
-        self.at
-    }
-    fn set_at(&mut self, at: u64) {
-        self.at = at;
-    }
-    fn duration(&self) -> Option<u64> {
-        self.duration
-    }
-    fn ended_at(&self) -> Option<u64> {
-        self.ended_at
-    }
-    fn set_ended_at(&mut self, tick: Option<u64>) {
-        self.ended_at = tick;
-    }
-}
+crate::impl_timed!(FaultSpec);
 
 /// A fault in force.
 pub type ActiveFault = Active<FaultSpec>;

@@ -18,6 +18,7 @@ pub struct WorldSummary(pub fn(&World) -> serde_json::Value);
 #[derive(Resource, Debug, Clone)]
 pub struct Metrics {
     columns: Vec<&'static str>,
+    units: Vec<&'static str>,
     aggs: Vec<Agg>,
     current: Vec<f64>,
     /// Per column: the sum over the interval so far (`Sum`), or the weighted sum and the
@@ -43,6 +44,7 @@ impl Metrics {
     pub fn new(record_every: u64) -> Self {
         Metrics {
             columns: Vec::new(),
+            units: Vec::new(),
             aggs: Vec::new(),
             current: Vec::new(),
             acc: Vec::new(),
@@ -79,6 +81,7 @@ impl Metrics {
             return i;
         }
         self.columns.push(spec.name);
+        self.units.push(spec.unit);
         self.aggs.push(spec.agg);
         for v in [&mut self.current, &mut self.acc, &mut self.weights, &mut self.weight_now] {
             v.push(0.0);
@@ -97,6 +100,11 @@ impl Metrics {
     /// How column `name` summarises an interval.
     pub fn agg(&self, name: &str) -> Option<Agg> {
         self.index(name).map(|i| self.aggs[i])
+    }
+
+    /// Unit of column `name` as registered ("" when none was given).
+    pub fn unit(&self, name: &str) -> Option<&'static str> {
+        self.index(name).map(|i| self.units[i])
     }
 
     /// Index of a column.

@@ -20,6 +20,31 @@ pub trait Timed: Clone + std::fmt::Debug + Send + Sync + 'static {
     fn set_ended_at(&mut self, tick: Option<u64>);
 }
 
+/// Implements [`Timed`] for a struct with the fields `at: u64`, `duration: Option<u64>`
+/// and `ended_at: Option<u64>` (the shape of every timeline entry in a scenario file).
+#[macro_export]
+macro_rules! impl_timed {
+    ($t:ty) => {
+        impl $crate::sim::timeline::Timed for $t {
+            fn at(&self) -> u64 {
+                self.at
+            }
+            fn set_at(&mut self, at: u64) {
+                self.at = at;
+            }
+            fn duration(&self) -> Option<u64> {
+                self.duration
+            }
+            fn ended_at(&self) -> Option<u64> {
+                self.ended_at
+            }
+            fn set_ended_at(&mut self, tick: Option<u64>) {
+                self.ended_at = tick;
+            }
+        }
+    };
+}
+
 /// An event in force.
 #[derive(Clone, Debug)]
 pub struct Active<S> {
@@ -190,23 +215,7 @@ mod tests {
         ended_at: Option<u64>,
     }
 
-    impl Timed for Ev {
-        fn at(&self) -> u64 {
-            self.at
-        }
-        fn set_at(&mut self, at: u64) {
-            self.at = at;
-        }
-        fn duration(&self) -> Option<u64> {
-            self.duration
-        }
-        fn ended_at(&self) -> Option<u64> {
-            self.ended_at
-        }
-        fn set_ended_at(&mut self, tick: Option<u64>) {
-            self.ended_at = tick;
-        }
-    }
+    crate::impl_timed!(Ev);
 
     fn ev(at: u64, duration: Option<u64>) -> Ev {
         Ev { at, duration, ended_at: None }

@@ -11,6 +11,7 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 
 use super::controls::Control;
+use super::legend::LegendItem;
 use crate::scenario::{Scenario, WorldConfig};
 
 /// What the app needs of a world.
@@ -29,6 +30,9 @@ pub struct WorldGui {
     pub overlay_controls: fn(&mut egui::Ui, &mut World),
     /// Colours of the world's message kinds (rgb).
     pub message_colors: &'static [(&'static str, [u8; 3])],
+    /// The world's entries of the on-screen legend, for the state in force (the app adds
+    /// message colours and fault shading).
+    pub legend: fn(&World) -> Vec<LegendItem>,
 }
 
 /// The GUI part of the scenario's world.

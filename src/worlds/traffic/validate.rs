@@ -2,11 +2,24 @@
 //! city's network, demand and signals. Every problem names its field under `world.`.
 
 use super::config::{CarFollowing, CityConfig, Demand, Road, TrafficConfig};
+use super::models::IdmParams;
 use super::network::build;
 use crate::sim::Coordination;
 use crate::worlds::{Checker, CoreView};
 
 type Problems = Vec<(String, String)>;
+
+/// The IDM's parameters, on the ring and in the city alike.
+fn idm(v: &mut Checker, p: &IdmParams) {
+    v.positive("world.model.v0", p.v0);
+    v.positive("world.model.time_headway", p.time_headway);
+    v.non_negative("world.model.s0", p.s0);
+    v.positive("world.model.a", p.a);
+    v.positive("world.model.b", p.b);
+    v.positive("world.model.delta", p.delta);
+    v.positive("world.model.length", p.length);
+    v.non_negative("world.model.noise", p.noise);
+}
 
 /// The ring: its road, vehicles, model, drivers and controllers.
 pub(super) fn traffic(v: &mut Checker, t: &TrafficConfig, s: &CoreView) {
@@ -20,14 +33,7 @@ pub(super) fn traffic(v: &mut Checker, t: &TrafficConfig, s: &CoreView) {
     }
     match &t.model {
         CarFollowing::Idm(p) => {
-            v.positive("world.model.v0", p.v0);
-            v.positive("world.model.time_headway", p.time_headway);
-            v.non_negative("world.model.s0", p.s0);
-            v.positive("world.model.a", p.a);
-            v.positive("world.model.b", p.b);
-            v.positive("world.model.delta", p.delta);
-            v.positive("world.model.length", p.length);
-            v.non_negative("world.model.noise", p.noise);
+            idm(v, p);
             let need = f64::from(t.vehicles) * (p.length + p.s0);
             if length_m.is_finite() && length_m > 0.0 && need > length_m {
                 v.bad(
@@ -129,14 +135,7 @@ fn city(v: &mut Checker, t: &TrafficConfig, s: &CoreView) {
     }
     let (len, s0) = match &t.model {
         CarFollowing::Idm(p) => {
-            v.positive("world.model.v0", p.v0);
-            v.positive("world.model.time_headway", p.time_headway);
-            v.non_negative("world.model.s0", p.s0);
-            v.positive("world.model.a", p.a);
-            v.positive("world.model.b", p.b);
-            v.positive("world.model.delta", p.delta);
-            v.positive("world.model.length", p.length);
-            v.non_negative("world.model.noise", p.noise);
+            idm(v, p);
             (p.length, p.s0)
         }
         CarFollowing::Nasch(_) => {

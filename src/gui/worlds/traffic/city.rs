@@ -100,6 +100,27 @@ fn square(buf: &mut GlyphBuffers, centre: Vec2, half: f32, color: LinearRgba) {
     buf.push_quad([centre - h, centre + k, centre + h, centre - k], color);
 }
 
+/// A ">" pointing along `dir` with its tip at `tip`: two bands of `thick`.
+fn chevron(buf: &mut GlyphBuffers, tip: Vec2, dir: Vec2, size: f32, thick: f32, color: LinearRgba) {
+    let side = Vec2::new(-dir.y, dir.x) * size * 0.45;
+    let back = tip - dir * size * 0.6;
+    band(buf, back + side, tip, thick, color);
+    band(buf, back - side, tip, thick, color);
+}
+
+/// The outline of a square: four bands of `thick` along its sides.
+fn outline_square(buf: &mut GlyphBuffers, c: Vec2, half: f32, thick: f32, color: LinearRgba) {
+    let (a, b, d, e) = (
+        c + Vec2::new(-half, -half),
+        c + Vec2::new(half, -half),
+        c + Vec2::new(half, half),
+        c + Vec2::new(-half, half),
+    );
+    for (p, q) in [(a, b), (b, d), (d, e), (e, a)] {
+        band(buf, p, q, thick, color);
+    }
+}
+
 fn node_pos(net: &Network, node: u32) -> Vec2 {
     let n = &net.nodes[node as usize];
     Vec2::new(n.x as f32, n.y as f32)
@@ -120,6 +141,13 @@ pub fn build_roads(net: &Network, scale: f32, buf: &mut GlyphBuffers) {
             let b = Vec2::new(lane.p1.0 as f32, lane.p1.1 as f32);
             band(buf, a, b, lane_w, asphalt);
         }
+    }
+    // The driving direction: a chevron on every link, on its own side of the street.
+    let arrow = Color::srgba(0.82, 0.84, 0.88, 0.85).to_linear();
+    for i in 0..net.links.len() as u32 {
+        let b = link_band(net, i);
+        let size = (b.width * 0.7).max(4.0 * scale);
+        chevron(buf, b.p0.lerp(b.p1, 0.55), b.dir, size, (0.25f32).max(0.9 * scale), arrow);
     }
     for k in 0..net.nodes.len() as u32 {
         let n = &net.nodes[k as usize];
@@ -278,16 +306,26 @@ pub fn box_states(net: &Network, st: &CityState) -> (Vec<BoxState>, Vec<bool>) {
     (nodes, links)
 }
 
-/// Fills `buf` with the highlights of contended (orange) and gridlocked (red) intersections
-/// and of the links locked in a gridlock.
+/// Gridlock's colour: magenta outlines, so red only ever means a red light or a stopped car.
+pub const GRIDLOCK: [u8; 3] = [235, 60, 255];
+/// A contended box's colour: an orange outline.
+pub const CONTENDED: [u8; 3] = [255, 140, 25];
+
+/// Fills `buf` with the highlights, all drawn as outlines so the lights and the cars under
+/// them stay visible: contended intersections (orange), gridlocked ones (magenta, thicker)
+/// and the links locked in a gridlock (magenta edges along both sides).
 pub fn build_highlights(net: &Network, st: &CityState, scale: f32, buf: &mut GlyphBuffers) {
     buf.clear();
     let (nodes, links) = box_states(net, st);
-    let red = LinearRgba::new(1.0, 0.05, 0.05, 0.6);
+    let rgb = |[r, g, b]: [u8; 3], a: f32| Color::srgba_u8(r, g, b, (a * 255.0) as u8).to_linear();
+    let thick = (1.2f32).max(2.5 * scale);
     for (l, locked) in links.iter().enumerate() {
         if *locked {
             let b = link_band(net, l as u32);
-            band(buf, b.p0, b.p1, b.width.max(4.0 * scale), red);
+            let w = b.width.max(4.0 * scale);
+            let edge = b.right * (w * 0.5 + thick * 0.5);
+            band(buf, b.p0 + edge, b.p1 + edge, thick, rgb(GRIDLOCK, 0.95));
+            band(buf, b.p0 - edge, b.p1 - edge, thick, rgb(GRIDLOCK, 0.95));
         }
     }
     for (k, s) in nodes.iter().enumerate() {
@@ -295,11 +333,9 @@ pub fn build_highlights(net: &Network, st: &CityState, scale: f32, buf: &mut Gly
         let p = node_pos(net, k as u32);
         match s {
             BoxState::Clear => {}
-            BoxState::Contended => {
-                square(buf, p, (half * 1.2).max(5.0 * scale), Color::srgba(1.0, 0.55, 0.1, 0.6).to_linear())
-            }
+            BoxState::Contended => outline_square(buf, p, (half * 1.25).max(5.0 * scale), thick, rgb(CONTENDED, 0.95)),
             BoxState::Gridlocked => {
-                square(buf, p, (half * 1.5).max(8.0 * scale), Color::srgba(1.0, 0.1, 0.1, 0.75).to_linear())
+                outline_square(buf, p, (half * 1.55).max(8.0 * scale), thick * 1.8, rgb(GRIDLOCK, 1.0));
             }
         }
     }
@@ -590,7 +626,8 @@ mod tests {
         let mut buf = GlyphBuffers::default();
         build_roads(&net, 1.0, &mut buf);
         let roads = net.lanes.iter().filter(|l| matches!(l.kind, LaneKind::Road { .. })).count();
-        assert_eq!(buf.len(), roads + net.nodes.len());
+        // A chevron (two bands) per link shows its driving direction.
+        assert_eq!(buf.len(), roads + net.nodes.len() + 2 * net.links.len());
         // Zoomed in: markings and connectors as well.
         build_roads(&net, 0.1, &mut buf);
         assert!(buf.len() > roads + net.nodes.len() + net.movements.len());

@@ -51,15 +51,29 @@ fn ring(t: &TrafficConfig, length_m: f64) -> Vec<Control> {
         }
     }
     v.extend(sliders(&RING_V2V));
+    // The sensor-only fail-safe of each model: a longer headway (IDM) or spare cells (NaSch).
+    v.extend(sliders(match &t.model {
+        CarFollowing::Idm(_) => &RING_IDM_FAILSAFE[..],
+        CarFollowing::Nasch(_) => &RING_NASCH_FAILSAFE[..],
+    }));
     v
 }
 
 /// The ring's V2V settings.
-pub const RING_V2V: [SliderSpec; 4] = [
+pub const RING_V2V: [SliderSpec; 3] = [
     spec("V2V range (m)", "world.driving.v2v_range_m", 5.0, 1000.0, false, true),
     spec("message timeout (ticks)", "world.driving.message_timeout_ticks", 1.0, 200.0, true, true),
-    spec("fallback headway (s)", "world.driving.fallback_headway_s", 0.5, 5.0, false, false),
     spec("beacon every (ticks)", "world.driving.beacon_every_ticks", 1.0, 100.0, true, true),
+];
+
+/// The IDM ring's fail-safe.
+pub const RING_IDM_FAILSAFE: [SliderSpec; 1] =
+    [spec("fallback headway (s)", "world.driving.fallback_headway_s", 0.5, 5.0, false, false)];
+
+/// The NaSch ring's fail-safe and cooperative dawdling.
+pub const RING_NASCH_FAILSAFE: [SliderSpec; 2] = [
+    spec("fallback gap (cells)", "world.driving.fallback_gap_cells", 0.0, 10.0, true, false),
+    spec("p slow-down with fresh messages", "world.driving.coop_p_slow", 0.0, 1.0, false, false),
 ];
 
 /// The city's: demand, signal control and timing, rerouting, gridlock detection and the
@@ -108,39 +122,14 @@ impl Default for CityOverlays {
     }
 }
 
-fn legend(ui: &mut egui::Ui, items: &[(egui::Color32, &str)]) {
-    ui.horizontal_wrapped(|ui| {
-        for (c, text) in items {
-            ui.colored_label(*c, "■");
-            ui.small(*text);
-        }
-    });
-}
-
-/// The traffic world's overlay toggles and legends (the city's intersections and lights).
+/// The traffic world's overlay toggles (the city's intersection highlights); what they show is
+/// in the on-screen legend.
 pub fn overlays(ui: &mut egui::Ui, world: &mut World) {
     let Some(mut o) = world.get_resource_mut::<CityOverlays>() else {
         return;
     };
-    ui.checkbox(&mut o.intersections, "Contended / gridlocked intersections");
-    legend(
-        ui,
-        &[
-            (egui::Color32::from_rgb(255, 140, 25), "box full or exit blocked"),
-            (egui::Color32::from_rgb(255, 25, 25), "gridlocked (and its links)"),
-        ],
-    );
-    ui.small("Lights (always drawn):");
-    legend(
-        ui,
-        &[
-            (egui::Color32::from_rgb(40, 230, 75), "green"),
-            (egui::Color32::from_rgb(255, 215, 25), "yellow"),
-            (egui::Color32::from_rgb(240, 30, 25), "red"),
-            (egui::Color32::from_rgb(255, 150, 15), "flashing: light down"),
-        ],
-    );
-    ui.small("Zoomed out one square per approach (green if any of its movements is); zoom in for one bar per movement at the stop line.");
+    ui.checkbox(&mut o.intersections, "Contended / gridlocked intersections")
+        .on_hover_text("Orange outline: box full or exit blocked; magenta: gridlock");
 }
 
 /// Signal timing the lights read every tick.
@@ -197,7 +186,7 @@ pub fn demand_sliders(demand: &Demand) -> Vec<(String, String, f64, f64)> {
             .take(MAX_OD_SLIDERS)
             .map(|(k, c)| {
                 (
-                    format!("{} → {} (veh/h)", c.from, c.to),
+                    format!("{} to {} (veh/h)", c.from, c.to),
                     format!("world.city.demand[{k}].rate_veh_per_h"),
                     0.0,
                     3600.0,

@@ -6,7 +6,7 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 
 use crate::gui::inspector::row;
-use crate::sim::SimClock;
+use crate::sim::{Coordination, CoordinationRes, SimClock};
 use crate::worlds::traffic::city::{Car, CityMap, CityState, NONE};
 use crate::worlds::traffic::network::{LaneKind, Network};
 use crate::worlds::traffic::ring::{ControllerState, Link};
@@ -24,8 +24,15 @@ pub(super) fn rows(ui: &mut egui::Ui, world: &World, entity: Entity) {
     }
     if let Some(l) = e.get::<Link>() {
         row(ui, "driving mode", format!("{:?}", l.mode));
-        row(ui, "leader msg (tick)", format!("{} ({:.1} m/s)", l.leader_msg_tick, l.leader_speed));
-        row(ui, "advice (tick)", format!("{} ({:.1} m/s)", l.advice_tick, l.advice));
+        // What it heard, only where its coordination has it listen (V2V beacons when
+        // decentralized, a controller's advice when centralized or hierarchical).
+        let coord = world.get_resource::<CoordinationRes>().map_or(Coordination::None, |c| c.0);
+        if coord == Coordination::Decentralized {
+            row(ui, "leader's last beacon", format!("tick {} ({:.1} m/s)", l.leader_msg_tick, l.leader_speed));
+        }
+        if matches!(coord, Coordination::Centralized | Coordination::Hierarchical) {
+            row(ui, "advice", format!("tick {} ({:.1} m/s)", l.advice_tick, l.advice));
+        }
     }
     if let (Some(car), Some(map)) = (e.get::<Car>(), world.get_resource::<CityMap>()) {
         car_rows(ui, car, &map.0, world.get_resource::<SimClock>().map_or(0.5, |c| c.dt));
@@ -106,7 +113,7 @@ fn car_rows(ui: &mut egui::Ui, car: &Car, net: &Network, dt: f64) {
     } else {
         net.nodes.get(car.dest as usize).map_or("?".to_string(), |n| n.name.clone())
     };
-    row(ui, "trip", format!("{origin} → {dest}"));
+    row(ui, "trip", format!("{origin} to {dest}"));
     if car.driving() {
         let route: Vec<String> = car
             .route
@@ -118,7 +125,7 @@ fn car_rows(ui: &mut egui::Ui, car: &Car, net: &Network, dt: f64) {
                 if i == car.leg as usize { format!("[{to}]") } else { to.to_string() }
             })
             .collect();
-        row(ui, "route ahead", route.join(" → "));
+        row(ui, "route ahead", route.join(", "));
         let waited = car.enter_tick.saturating_sub(car.demand_tick) as f64 * dt;
         row(ui, "entered at tick", format!("{} (waited {waited:.0} s to enter)", car.enter_tick));
         row(ui, "stops / reroutes", format!("{} / {}", car.stops, car.reroutes));

@@ -15,10 +15,13 @@ use super::WorldGui;
 use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch, speed_color};
 use crate::gui::camera::WorldCamera;
+use crate::gui::legend::LegendItem;
 use crate::runner::LiveScenario;
 use crate::scenario::{Scenario, WorldConfig};
-use crate::sim::{Agent, Crashed, Pose, SimClock};
+use crate::sim::{Agent, Coordination, CoordinationRes, Crashed, Pose, SimClock};
 use crate::worlds::traffic::city::{Car, CityMap};
+use crate::worlds::traffic::ring::ControllerState;
+use crate::worlds::traffic::signals::SignalController;
 use crate::worlds::traffic::{CONTROLLER, CarFollowing, TRAFFIC_LIGHT, TrafficParams, VEHICLE, Vehicle};
 
 /// The traffic world's part of the app.
@@ -30,7 +33,56 @@ pub const GUI: WorldGui = WorldGui {
     inspector_sections: inspector::sections,
     overlay_controls: controls::overlays,
     message_colors: &MESSAGE_COLORS,
+    legend,
 };
+
+/// The legend: the speed scale with its numbers, each agent kind's glyph, the city's
+/// lights and highlights, and which controllers take part under the coordination in force.
+fn legend(world: &World) -> Vec<LegendItem> {
+    let (Some(params), Some(clock)) = (world.get_resource::<TrafficParams>(), world.get_resource::<SimClock>()) else {
+        return Vec::new();
+    };
+    let coord = world.get_resource::<CoordinationRes>().map_or(Coordination::None, |c| c.0);
+    let to_rgb = |c: LinearRgba| {
+        let s = Color::from(c).to_srgba();
+        [(s.red * 255.0) as u8, (s.green * 255.0) as u8, (s.blue * 255.0) as u8]
+    };
+    let colors: Vec<[u8; 3]> = (0..=10).map(|k| to_rgb(speed_color(k as f32 / 10.0))).collect();
+    let vmax = f64::from(top_speed(params, clock.dt));
+    let ring = params.0.is_ring();
+    let mut v = vec![
+        LegendItem::Heading("Vehicles".into()),
+        LegendItem::Scale { label: "speed (vehicle colour)".into(), min: 0.0, max: vmax, unit: "m/s", colors },
+        LegendItem::Glyph { glyph: "vehicle", tint: None, label: "vehicle (nose points where it drives)".into() },
+        LegendItem::Glyph { glyph: "crashed", tint: None, label: "crashed agent (purple)".into() },
+    ];
+    if ring {
+        v.push(LegendItem::Outline { color: [242, 242, 255], label: "automated vehicle (light rim)".into() });
+        v.push(LegendItem::Note("Traffic drives counter-clockwise (chevrons on the road).".into()));
+    } else {
+        v.push(LegendItem::Note("Each street has a lane each way; chevrons show the direction.".into()));
+        v.push(LegendItem::Heading("Intersections".into()));
+        v.push(LegendItem::Glyph {
+            glyph: "traffic_light",
+            tint: None,
+            label: "light: one square per approach".into(),
+        });
+        v.push(LegendItem::Swatch { color: [40, 230, 75, 255], label: "green".into() });
+        v.push(LegendItem::Swatch { color: [255, 215, 25, 255], label: "yellow".into() });
+        v.push(LegendItem::Swatch { color: [240, 30, 25, 255], label: "red".into() });
+        v.push(LegendItem::Swatch { color: [255, 150, 15, 255], label: "flashing amber: light down".into() });
+        v.push(LegendItem::Outline { color: city::CONTENDED, label: "box full or exit blocked".into() });
+        v.push(LegendItem::Outline { color: city::GRIDLOCK, label: "gridlock: box and its locked links".into() });
+    }
+    let part = match coord {
+        Coordination::Centralized => "the central one takes part; the others are muted",
+        Coordination::Hierarchical => "all take part",
+        Coordination::None | Coordination::Decentralized => "muted: none takes part under this coordination",
+    };
+    let who = if ring { "roadside controller" } else { "signal controller" };
+    v.push(LegendItem::Glyph { glyph: "controller", tint: None, label: format!("{who} ({part})") });
+    v
+}
 
 /// Message colours: the ring's and the city's kinds, each role in the same hue.
 const MESSAGE_COLORS: [(&str, [u8; 3]); 11] = [
@@ -48,6 +100,18 @@ const MESSAGE_COLORS: [(&str, [u8; 3]); 11] = [
     ("city_plan", [255, 102, 255]),
 ];
 
+/// Whether a controller has a part under the coordination in force (else it is drawn
+/// muted): the ring's central controller under centralized and hierarchical coordination,
+/// its sector controllers under hierarchical; the city's controller and districts likewise.
+fn controller_takes_part(c: Coordination, ring: Option<&ControllerState>, city: Option<&SignalController>) -> bool {
+    let central = ring.map(|r| r.sector.is_none()).or(city.map(|s| s.district.is_none())).unwrap_or(true);
+    match c {
+        Coordination::Centralized => central,
+        Coordination::Hierarchical => true,
+        Coordination::None | Coordination::Decentralized => false,
+    }
+}
+
 /// Columns plotted when the app opens.
 fn default_plots(s: &Scenario) -> Vec<&'static str> {
     let WorldConfig::Traffic(t) = &s.world else { return Vec::new() };
@@ -56,6 +120,7 @@ fn default_plots(s: &Scenario) -> Vec<&'static str> {
     } else {
         vec![
             "mean_delay_s",
+            "mean_delay_recent_s",
             "queue_veh",
             "trips_waiting",
             "gridlocked_links",
@@ -118,14 +183,23 @@ pub fn vehicle_length(params: &TrafficParams) -> f32 {
     }
 }
 
-/// What drawing needs of an agent: identity, pose, crash state and (for vehicles) their own state.
-type AgentGlyph = (&'static Agent, &'static Pose, Has<Crashed>, Option<&'static Vehicle>, Option<&'static Car>);
+/// What drawing needs of an agent: identity, pose, crash state, a vehicle's own state and a
+/// controller's role.
+type AgentGlyph = (
+    &'static Agent,
+    &'static Pose,
+    Has<Crashed>,
+    Option<&'static Vehicle>,
+    Option<&'static Car>,
+    (Option<&'static ControllerState>, Option<&'static SignalController>),
+);
 
 #[allow(clippy::too_many_arguments)]
 fn draw_agents(
     agents: Query<AgentGlyph>,
     params: Res<TrafficParams>,
     clock: Res<SimClock>,
+    coordination: Res<CoordinationRes>,
     camera: Single<&Projection, With<WorldCamera>>,
     city: Option<Res<CityMap>>,
     mut drawing: ResMut<VehicleDrawing>,
@@ -142,11 +216,13 @@ fn draw_agents(
     let vmax = top_speed(&params, clock.dt).max(0.1);
     let crashed_color = Color::srgb(0.55, 0.2, 0.75).to_linear();
     let controller_color = Color::srgb(0.25, 0.55, 1.0).to_linear();
+    let idle_controller = Color::srgba(0.45, 0.5, 0.6, 0.45).to_linear();
+    let coord = coordination.0;
     let light_color = Color::srgb(0.85, 0.85, 0.85).to_linear();
     let automated_rim = Color::srgb(0.95, 0.95, 1.0).to_linear();
     let drawing = &mut *drawing;
     drawing.vehicles.clear();
-    for (agent, pose, crashed, vehicle, car) in &agents {
+    for (agent, pose, crashed, vehicle, car, roles) in &agents {
         let p = Vec2::new(pose.x, pose.y);
         // A parked city car is off the map: inspectable, but neither drawn nor pickable.
         if car.is_some_and(|c| !c.driving()) {
@@ -169,7 +245,13 @@ fn draw_agents(
                 drawing.vehicles.push_vehicle(p, pose.heading, length, width, color);
             }
             k if k == CONTROLLER => {
-                let color = if crashed { crashed_color } else { controller_color };
+                let color = if crashed {
+                    crashed_color
+                } else if controller_takes_part(coord, roles.0, roles.1) {
+                    controller_color
+                } else {
+                    idle_controller
+                };
                 drawing.vehicles.push_square(p, ctl_size, color);
             }
             k if k == TRAFFIC_LIGHT && city => {}

@@ -84,6 +84,20 @@ fn sync_road(
         road.push_quad(band(r - half - edge_w, r - half), edge);
         road.push_quad(band(r + half, r + half + edge_w), edge);
     }
+    // The driving direction (counter-clockwise): chevrons along the road every 30 m or so.
+    let arrow = Color::srgba(0.82, 0.84, 0.88, 0.8).to_linear();
+    let marks = ((ring.length / 30.0) as u32).clamp(8, 400);
+    for k in 0..marks {
+        let a = (k as f32 + 0.5) / marks as f32 * TAU;
+        let at = Vec2::from_angle(a) * r;
+        let dir = Vec2::new(-a.sin(), a.cos());
+        let side = Vec2::from_angle(a) * half * 0.7;
+        let (tip, back) = (at + dir * 1.2, at - dir * 1.2);
+        for p in [back + side, back - side] {
+            let n = (tip - p).perp().normalize_or_zero() * 0.12;
+            road.push_quad([p - n, tip - n, tip + n, p + n], arrow);
+        }
+    }
     let mut mesh = empty_mesh();
     road.write_to(&mut mesh);
     let entity = commands

@@ -27,7 +27,7 @@ pub(super) fn measure(
     params: Res<TrafficParams>,
     map: Res<CityMap>,
     st: Res<CityState>,
-    stats: Res<TripStats>,
+    mut stats: ResMut<TripStats>,
     mut metrics: ResMut<Metrics>,
     mut cars: Query<&mut Car>,
 ) {
@@ -70,6 +70,14 @@ pub(super) fn measure(
     metrics.set("trips_completed", done as f64);
     metrics.set("trips_waiting", waiting as f64);
     metrics.set("mean_delay_s", if done > 0 { stats.delay_sum / done as f64 } else { 0.0 });
+    // The present, not the history: trips that finished in the last ten minutes.
+    let window = (RECENT_WINDOW_S / clock.dt).round() as u64;
+    while stats.recent.front().is_some_and(|(t, _)| t + window <= clock.tick) {
+        stats.recent.pop_front();
+    }
+    let recent = stats.recent.len();
+    let recent_mean = if recent > 0 { stats.recent.iter().map(|r| r.1).sum::<f64>() / recent as f64 } else { 0.0 };
+    metrics.set("mean_delay_recent_s", recent_mean);
     metrics.set("mean_stops", if done > 0 { stats.stops_sum as f64 / done as f64 } else { 0.0 });
     metrics.set("queue_veh", st.link_halted.iter().map(|&x| f64::from(x)).sum());
     metrics.set("gridlock_events", stats.gridlock_events as f64);

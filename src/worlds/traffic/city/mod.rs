@@ -16,7 +16,7 @@ use bevy::prelude::*;
 use serde_json::{Value, json};
 
 pub use cars::pick_exit;
-pub use state::{Car, CityMap, CityState, Hold, MovLight, Snap, TripStats};
+pub use state::{Car, CityMap, CityState, Hold, MovLight, RECENT_WINDOW_S, Snap, TripStats};
 
 use super::config::{CarFollowing, Demand, TrafficConfig};
 use super::models::IdmParams;
@@ -36,7 +36,7 @@ pub const NONE: u32 = u32::MAX;
 
 /// Metric columns of the city world (the ring's first four keep their meaning:
 /// density is per lane-km of road, flow is density × mean speed).
-pub const COLUMNS: [MetricSpec; 20] = [
+pub const COLUMNS: [MetricSpec; 21] = [
     MetricSpec::gauge("mean_speed_mps", "m/s"),
     MetricSpec::gauge("density_veh_per_km", "vehicles/km"),
     MetricSpec::gauge("flow_veh_per_h", "vehicles/h"),
@@ -46,6 +46,7 @@ pub const COLUMNS: [MetricSpec; 20] = [
     MetricSpec::gauge("trips_completed", "trips"),
     MetricSpec::gauge("trips_waiting", "trips"),
     MetricSpec::gauge("mean_delay_s", "s"),
+    MetricSpec::gauge("mean_delay_recent_s", "s"),
     MetricSpec::gauge("mean_stops", "stops"),
     MetricSpec::gauge("queue_veh", "vehicles"),
     MetricSpec::gauge("gridlock_events", "events"),

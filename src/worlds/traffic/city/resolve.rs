@@ -55,6 +55,7 @@ pub(super) fn resolve(
                         let delay = (travel - car.free_s).max(0.0);
                         stats.completed += 1;
                         stats.delay_sum += delay;
+                        stats.recent.push_back((now, delay));
                         stats.stops_sum += u64::from(car.stops);
                         stats.reroutes_done += u64::from(car.reroutes);
                         let o = &mut stats.by_origin[car.origin as usize];

@@ -109,6 +109,9 @@ pub struct CityState {
     pub gridlocks: Vec<Vec<u32>>,
 }
 
+/// The window of `mean_delay_recent_s`: trips finished in the last ten minutes.
+pub const RECENT_WINDOW_S: f64 = 600.0;
+
 /// Trip statistics of the run.
 #[derive(Resource, Debug, Default, Clone)]
 pub struct TripStats {
@@ -123,6 +126,8 @@ pub struct TripStats {
     pub forced_stops: u64,
     pub signal_conflicts: u64,
     pub box_violations: u64,
+    /// Trips finished in the last [`RECENT_WINDOW_S`]: (tick finished, delay s), oldest first.
+    pub recent: VecDeque<(u64, f64)>,
     /// Box entries this tick, with the box count before each (tests read it).
     pub box_entries: Vec<(u32, u32)>,
 }
