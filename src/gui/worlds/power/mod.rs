@@ -18,6 +18,7 @@ use super::WorldGui;
 use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch};
 use crate::gui::camera::{FitRequest, FreeViewport, WorldBounds, WorldCamera, cursor_to_world};
+use crate::gui::legend::LegendItem;
 use crate::runner::LiveScenario;
 use crate::scenario::{Scenario, WorldConfig};
 use crate::sim::{Agent, Crashed, Pose, SimClock};
@@ -38,7 +39,66 @@ pub const GUI: WorldGui = WorldGui {
     inspector_sections: inspector::sections,
     overlay_controls: controls::overlays,
     message_colors: &MESSAGE_COLORS,
+    legend,
 };
+
+/// The legend: line loading colours with their numbers and what line width means, bus
+/// states, each agent kind's glyph as drawn.
+fn legend(world: &World) -> Vec<LegendItem> {
+    let rgb = |c: Color| {
+        let s = c.to_srgba();
+        [(s.red * 255.0) as u8, (s.green * 255.0) as u8, (s.blue * 255.0) as u8]
+    };
+    let lin = |c: LinearRgba| rgb(Color::from(c));
+    let scale: Vec<[u8; 3]> = (0..=10).map(|k| lin(loading_color(f64::from(k) / 10.0 * 1.0))).collect();
+    let households = world.get_resource::<PowerParams>().is_some_and(|p| p.0.prosumers.households > 0);
+    let mut v = vec![
+        LegendItem::Heading("Lines".into()),
+        LegendItem::Scale {
+            label: "loading (share of the rating)".into(),
+            min: 0.0,
+            max: 100.0,
+            unit: "%",
+            colors: scale,
+        },
+        LegendItem::Swatch { color: [255, 26, 26, 255], label: "at or above 100 %: relay timing".into() },
+        LegendItem::Note("Width grows with the flow; the arrow points the way power flows.".into()),
+        LegendItem::Line { color: [255, 38, 38], label: "tripped (dashed, crossed): click to restore".into() },
+        LegendItem::Line { color: [179, 179, 179], label: "switched out by the operator".into() },
+        LegendItem::Line { color: [140, 166, 204], label: "no rating".into() },
+        LegendItem::Heading("Buses".into()),
+        LegendItem::Swatch { color: [235, 235, 242, 255], label: "energized".into() },
+        LegendItem::Swatch { color: [255, 153, 26, 255], label: "under-frequency relays shed load".into() },
+        LegendItem::Swatch { color: [128, 13, 13, 255], label: "dark (island without generation)".into() },
+        LegendItem::Heading("Agents".into()),
+        LegendItem::Scale {
+            label: "generating unit (diamond): output".into(),
+            min: 0.0,
+            max: 100.0,
+            unit: "% of max",
+            colors: (0..=10)
+                .map(|k| rgb(Color::srgb(0.2, 0.35, 0.9).mix(&Color::srgb(1.0, 0.85, 0.2), k as f32 / 10.0)))
+                .collect(),
+        },
+        LegendItem::Outline { color: [255, 77, 255], label: "unit in its fail-safe (no setpoint heard)".into() },
+        LegendItem::Swatch { color: [64, 64, 64, 255], label: "unit offline (red cross)".into() },
+        LegendItem::Swatch { color: [64, 230, 89, 255], label: "grid battery: bar is its charge".into() },
+        LegendItem::Swatch {
+            color: [115, 89, 230, 255],
+            label: "EV station; green ports in use, amber EVs queue".into(),
+        },
+        LegendItem::Swatch {
+            color: [77, 153, 255, 255],
+            label: "area controller (diamond) / operator (framed)".into(),
+        },
+        LegendItem::Glyph { glyph: "crashed", tint: None, label: "crashed agent (purple)".into() },
+    ];
+    if households {
+        v.push(LegendItem::Swatch { color: [77, 230, 102, 255], label: "household exporting".into() });
+        v.push(LegendItem::Swatch { color: [255, 153, 51, 255], label: "household drawing (redder: more)".into() });
+    }
+    v
+}
 
 /// Message colours: reports in yellow, commands in green, prices in magenta, consensus in cyan.
 const MESSAGE_COLORS: [(&str, [u8; 3]); 13] = [

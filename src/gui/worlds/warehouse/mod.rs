@@ -19,6 +19,7 @@ use crate::gui::Selection;
 use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch};
 use crate::gui::camera::{FitRequest, FreeViewport, WorldBounds, WorldCamera, cursor_to_world};
+use crate::gui::legend::LegendItem;
 use crate::scenario::Scenario;
 use crate::sim::{Agent, Crashed, Pose, SimClock};
 use crate::worlds::warehouse::map::{Cell, CellKind};
@@ -37,7 +38,49 @@ pub const GUI: WorldGui = WorldGui {
     inspector_sections: inspector::sections,
     overlay_controls: controls::overlays,
     message_colors: &MESSAGE_COLORS,
+    legend,
 };
+
+/// sRGB bytes of a drawing colour, for the legend.
+fn bytes(c: LinearRgba) -> [u8; 3] {
+    let s = Color::from(c).to_srgba();
+    [(s.red * 255.0).round() as u8, (s.green * 255.0).round() as u8, (s.blue * 255.0).round() as u8]
+}
+
+/// The legend: the floor's cell kinds, the robot states' colours, the managers, and the
+/// marks (blocked cells, wait-for cycles, reservations).
+fn legend(_world: &World) -> Vec<LegendItem> {
+    let swatch = |c: LinearRgba, label: &str| {
+        let [r, g, b] = bytes(c);
+        LegendItem::Swatch { color: [r, g, b, 255], label: label.into() }
+    };
+    let mut v = vec![LegendItem::Heading("Floor".into())];
+    for (k, label) in [
+        (CellKind::Free, "free cell (aisle)"),
+        (CellKind::Blocked, "shelf or wall"),
+        (CellKind::Pick, "pick station"),
+        (CellKind::Drop, "drop station"),
+        (CellKind::Charger, "charger bay"),
+        (CellKind::Parking, "parking"),
+    ] {
+        v.push(swatch(cell_color(k), label));
+    }
+    v.push(swatch(rgb(0.75, 0.12, 0.10), "blocked by a world event (crossed)"));
+    v.push(LegendItem::Heading("Robots (notch at the front, brown load when carrying)".into()));
+    for st in STATES {
+        v.push(swatch(state_color(st), &st.replace('_', " ")));
+    }
+    v.push(swatch(rgb(0.2, 0.45, 1.0), "fleet manager (black frame)"));
+    v.push(swatch(rgb(0.1, 0.7, 0.7), "zone manager"));
+    v.push(LegendItem::Heading("Marks".into()));
+    v.push(LegendItem::Line { color: bytes(rgb(1.0, 0.1, 0.1)), label: "deadlock: a confirmed wait-for cycle".into() });
+    v.push(LegendItem::Line {
+        color: bytes(rgb(1.0, 0.6, 0.2)),
+        label: "robots waiting in a ring (not yet confirmed)".into(),
+    });
+    v.push(LegendItem::Line { color: bytes(rgb(0.4, 1.0, 0.6)), label: "selected robot's reservations".into() });
+    v
+}
 
 /// Message colours: reports yellow, assignments and reservations green, the auction and the
 /// negotiation cyan and blue, the zones orange.
