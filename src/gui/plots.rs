@@ -132,12 +132,18 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &Wor
                             }
                         });
                         let plot_h = (cell_h - key.response.rect.height() - gap.y).max(40.0);
-                        // 0 is always on the axis (a small change never looks like a collapse)
-                        // and is its bottom when nothing is negative: counts never dip below
-                        // zero, not even by an axis margin.
+                        // Where the lines come near 0 the axis starts at 0, so a small change
+                        // never looks like a collapse and counts never dip below zero, not
+                        // even by an axis margin; far from 0 (a frequency near 60 Hz) the axis
+                        // hugs the lines, never below 0 for values that are not negative.
                         let (lo, hi) = range(metrics, rows, &g.columns, g.per);
-                        let top = if hi > 0.0 { hi * 1.08 } else { 1.0 };
-                        let bottom = if lo < 0.0 { lo * 1.08 } else { 0.0 };
+                        let (bottom, top) = if lo >= 0.0 && (hi <= 0.0 || lo <= 0.5 * hi) {
+                            (0.0, if hi > 0.0 { hi * 1.08 } else { 1.0 })
+                        } else {
+                            let pad = ((hi - lo) * 0.08).max(1e-6 * hi.abs().max(lo.abs()).max(1e-9));
+                            let bottom = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+                            (bottom, hi + pad)
+                        };
                         Plot::new(("plot", g.axis.as_str()))
                             .height(plot_h)
                             .width(width)
@@ -163,10 +169,10 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &Wor
     }
 }
 
-/// The smallest and largest value of some columns (divided by `per`), 0 with no rows.
+/// The smallest and largest value of some columns (divided by `per`); (0, 0) with no rows.
 fn range(metrics: &Metrics, rows: &[Vec<f64>], columns: &[&'static str], per: f64) -> (f64, f64) {
-    let mut lo = 0.0f64;
-    let mut hi = 0.0f64;
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
     for c in columns {
         if let Some(i) = metrics.index(c) {
             for r in rows {
@@ -178,7 +184,7 @@ fn range(metrics: &Metrics, rows: &[Vec<f64>], columns: &[&'static str], per: f6
             }
         }
     }
-    (lo, hi)
+    if lo > hi { (0.0, 0.0) } else { (lo, hi) }
 }
 
 fn toggle(ui: &mut egui::Ui, state: &mut UiState, column: &str) {
