@@ -106,7 +106,9 @@ pub trait WorldSpec:
     fn record_session(&mut self, _world: &World) {}
 }
 
-/// The `world:` section of a scenario: which world, with its settings.
+/// The `world:` section of a scenario: which world, with its settings (one per scenario, so
+/// the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum WorldConfig {
     /// Road traffic: a ring road or a city network.

@@ -396,6 +396,7 @@ pub fn gap_ticks(cfg: &PowerConfig, dt: f64) -> u64 {
 }
 
 /// Opens line `k` for `status`, logging a protection trip; returns whether it was closed.
+#[allow(clippy::too_many_arguments)]
 pub fn open_line(
     s: &mut PowerState,
     cfg: &PowerConfig,

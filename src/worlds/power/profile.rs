@@ -145,6 +145,7 @@ pub fn normal<R: rand::Rng + ?Sized>(r: &mut R) -> f64 {
 }
 
 /// A Poisson draw with mean `lambda` (inversion; `lambda` is small here: arrivals in one tick).
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(x > 0)` also refuses NaN
 pub fn poisson<R: rand::Rng + ?Sized>(r: &mut R, lambda: f64) -> u32 {
     if !(lambda > 0.0) {
         return 0;

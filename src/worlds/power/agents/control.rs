@@ -224,6 +224,7 @@ impl AreaAgent {
 
 /// Area controllers decide.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 pub fn decide_areas(
     clock: Res<SimClock>,
     params: Res<Params<PowerConfig>>,
@@ -336,7 +337,7 @@ pub fn decide_areas(
             let parts = a.parts(&state, cfg);
             // Economic dispatch of the area for its demand plus its scheduled export (of each
             // island's part of it for its own demand once the area is split).
-            if new_schedule || now % dispatch_every == 0 {
+            if new_schedule || now.is_multiple_of(dispatch_every) {
                 for part in &parts {
                     let target = if part.flat { part.demand_mw } else { part.demand_mw + a.schedule_mw };
                     area_dispatch(a, &state, &part.units, target);
@@ -345,7 +346,7 @@ pub fn decide_areas(
                 // (keeping its old output on top would count the same deficit twice).
                 a.agc_parts.clear();
             }
-            if now % agc_every == 0 {
+            if now.is_multiple_of(agc_every) {
                 let mut agc = vec![0.0; a.units.len()];
                 let mut kept = std::collections::BTreeMap::new();
                 for part in &parts {
@@ -377,7 +378,7 @@ pub fn decide_areas(
                         [(a.base_mw[k] + agc[k]) as f32, agc[k] as f32, 0.0, 0.0],
                     );
                 }
-                if new_schedule || a.price > 0.0 && now % ticks(cfg.operator.price_every_s, dt) == 0 {
+                if new_schedule || a.price > 0.0 && now.is_multiple_of(ticks(cfg.operator.price_every_s, dt)) {
                     broadcast_price(&roster, agent.id, &mut out, a.area as f32, a.price, now);
                 }
             }
@@ -579,6 +580,7 @@ impl OperatorAgent {
 
 /// The operator decides.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 pub fn decide_operator(
     clock: Res<SimClock>,
     params: Res<Params<PowerConfig>>,
@@ -652,7 +654,7 @@ pub fn decide_operator(
             // the next scheduled dispatch (at most one every few seconds).
             let overloaded = state.lines.iter().any(|l| l.loading > 1.0);
             let corrective = overloaded && op.last_dispatch.is_none_or(|t| now >= t + ticks(CORRECTIVE_GAP_S, dt));
-            let dispatching = now % dispatch_every == 0 || corrective;
+            let dispatching = now.is_multiple_of(dispatch_every) || corrective;
             if dispatching {
                 if corrective {
                     reason = "corrective_redispatch";
@@ -680,7 +682,7 @@ pub fn decide_operator(
                 }
                 reclose(op, &state, cfg, now, dt, &roster, agent.id, &mut out);
             }
-            if c == Coordination::Centralized && (now % agc_every == 0 || dispatching) {
+            if c == Coordination::Centralized && (now.is_multiple_of(agc_every) || dispatching) {
                 // System-wide AGC on the frequency the units report.
                 let fresh: Vec<f64> =
                     op.freq.iter().filter(|f| now.saturating_sub(f.1) <= stale_after).map(|f| f.0).collect();
@@ -718,7 +720,7 @@ pub fn decide_operator(
                     );
                 }
             }
-            if c == Coordination::Centralized && now % price_every == 0 {
+            if c == Coordination::Centralized && now.is_multiple_of(price_every) {
                 for (a, &p) in op.prices.iter().enumerate() {
                     broadcast_price(&roster, agent.id, &mut out, a as f32, p, now);
                 }

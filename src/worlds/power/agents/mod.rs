@@ -8,6 +8,9 @@
 //! batteries, the stations, the area controllers (in area order), the operator, the
 //! households ([`Roster`]).
 
+// Bevy systems take many-component queries; naming each would not make them clearer.
+#![allow(clippy::type_complexity)]
+
 pub mod control;
 pub mod ev;
 pub mod prosumers;

@@ -6,6 +6,7 @@
 //! its schedule and leaves the rest to its governor's droop (a fail-safe it logs with its
 //! reason). Set-points move at the unit's AGC ramp rate. A grid battery answers frequency
 //! by droop (inside the frequency model) and follows prices when it hears them.
+#![allow(clippy::needless_range_loop)]
 
 use std::collections::VecDeque;
 
@@ -412,7 +413,7 @@ fn consensus_step(
         }
     }
     let heard_any = cs.peers.iter().flatten().map(|p| p.3).max();
-    if now % every != 0 {
+    if !now.is_multiple_of(every) {
         return if cs.stale { "consensus_stale" } else { "consensus" };
     }
     let ready = row.iter().zip(&cs.peers).all(|(&(j, _), p)| j == m || p.is_some_and(|p| p.0 >= cs.round));
