@@ -35,6 +35,12 @@ pub enum LegendItem {
 #[derive(Resource, Default)]
 struct GlyphTextures(Vec<(&'static str, egui::TextureHandle)>);
 
+/// The sRGB bytes of a drawing colour, as the legend's entries take them.
+pub fn srgb_bytes(c: impl Into<Color>) -> [u8; 3] {
+    let s = c.into().to_srgba();
+    [(s.red * 255.0) as u8, (s.green * 255.0) as u8, (s.blue * 255.0) as u8]
+}
+
 fn c32([r, g, b]: [u8; 3]) -> egui::Color32 {
     egui::Color32::from_rgb(r, g, b)
 }

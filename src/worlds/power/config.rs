@@ -8,7 +8,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::frequency::UflsStage;
-use crate::sim::timeline::Timed;
 
 /// `world: Power((...))`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -681,20 +680,4 @@ impl PowerEventKind {
     }
 }
 
-impl Timed for PowerEvent {
-    fn at(&self) -> u64 {
-        self.at
-    }
-    fn set_at(&mut self, at: u64) {
-        self.at = at;
-    }
-    fn duration(&self) -> Option<u64> {
-        self.duration
-    }
-    fn ended_at(&self) -> Option<u64> {
-        self.ended_at
-    }
-    fn set_ended_at(&mut self, tick: Option<u64>) {
-        self.ended_at = tick;
-    }
-}
+crate::impl_timed!(PowerEvent);

@@ -7,7 +7,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::map::WarehouseLayout;
-use crate::sim::timeline::Timed;
 
 /// The warehouse world's settings (`world: Warehouse((...))`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -386,20 +385,4 @@ impl EventKind {
     }
 }
 
-impl Timed for WarehouseEvent {
-    fn at(&self) -> u64 {
-        self.at
-    }
-    fn set_at(&mut self, at: u64) {
-        self.at = at;
-    }
-    fn duration(&self) -> Option<u64> {
-        self.duration
-    }
-    fn ended_at(&self) -> Option<u64> {
-        self.ended_at
-    }
-    fn set_ended_at(&mut self, tick: Option<u64>) {
-        self.ended_at = tick;
-    }
-}
+crate::impl_timed!(WarehouseEvent);

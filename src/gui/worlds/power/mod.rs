@@ -18,7 +18,7 @@ use super::WorldGui;
 use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch};
 use crate::gui::camera::{FitRequest, FreeViewport, WorldBounds, WorldCamera, cursor_to_world};
-use crate::gui::legend::LegendItem;
+use crate::gui::legend::{LegendItem, srgb_bytes};
 use crate::runner::LiveScenario;
 use crate::scenario::{Scenario, WorldConfig};
 use crate::sim::{Agent, Crashed, Pose, SimClock};
@@ -45,12 +45,7 @@ pub const GUI: WorldGui = WorldGui {
 /// The legend: line loading colours with their numbers and what line width means, bus
 /// states, each agent kind's glyph as drawn.
 fn legend(world: &World) -> Vec<LegendItem> {
-    let rgb = |c: Color| {
-        let s = c.to_srgba();
-        [(s.red * 255.0) as u8, (s.green * 255.0) as u8, (s.blue * 255.0) as u8]
-    };
-    let lin = |c: LinearRgba| rgb(Color::from(c));
-    let scale: Vec<[u8; 3]> = (0..=10).map(|k| lin(loading_color(f64::from(k) / 10.0 * 1.0))).collect();
+    let scale: Vec<[u8; 3]> = (0..=10).map(|k| srgb_bytes(loading_color(f64::from(k) / 10.0))).collect();
     let households = world.get_resource::<PowerParams>().is_some_and(|p| p.0.prosumers.households > 0);
     let mut v = vec![
         LegendItem::Heading("Lines".into()),
@@ -77,7 +72,7 @@ fn legend(world: &World) -> Vec<LegendItem> {
             max: 100.0,
             unit: "% of max",
             colors: (0..=10)
-                .map(|k| rgb(Color::srgb(0.2, 0.35, 0.9).mix(&Color::srgb(1.0, 0.85, 0.2), k as f32 / 10.0)))
+                .map(|k| srgb_bytes(Color::srgb(0.2, 0.35, 0.9).mix(&Color::srgb(1.0, 0.85, 0.2), k as f32 / 10.0)))
                 .collect(),
         },
         LegendItem::Outline { color: [255, 77, 255], label: "unit in its fail-safe (no setpoint heard)".into() },

@@ -15,7 +15,7 @@ use super::WorldGui;
 use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch, speed_color};
 use crate::gui::camera::WorldCamera;
-use crate::gui::legend::LegendItem;
+use crate::gui::legend::{LegendItem, srgb_bytes};
 use crate::runner::LiveScenario;
 use crate::scenario::{Scenario, WorldConfig};
 use crate::sim::{Agent, Coordination, CoordinationRes, Crashed, Pose, SimClock};
@@ -43,11 +43,7 @@ fn legend(world: &World) -> Vec<LegendItem> {
         return Vec::new();
     };
     let coord = world.get_resource::<CoordinationRes>().map_or(Coordination::None, |c| c.0);
-    let to_rgb = |c: LinearRgba| {
-        let s = Color::from(c).to_srgba();
-        [(s.red * 255.0) as u8, (s.green * 255.0) as u8, (s.blue * 255.0) as u8]
-    };
-    let colors: Vec<[u8; 3]> = (0..=10).map(|k| to_rgb(speed_color(k as f32 / 10.0))).collect();
+    let colors: Vec<[u8; 3]> = (0..=10).map(|k| srgb_bytes(speed_color(k as f32 / 10.0))).collect();
     let vmax = f64::from(top_speed(params, clock.dt));
     let ring = params.0.is_ring();
     let mut v = vec![

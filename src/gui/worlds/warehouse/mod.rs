@@ -19,7 +19,7 @@ use crate::gui::Selection;
 use crate::gui::agents::{AgentIndex, DrawSet, camera_scale};
 use crate::gui::batch::{GlyphBuffers, spawn_batch};
 use crate::gui::camera::{FitRequest, FreeViewport, WorldBounds, WorldCamera, cursor_to_world};
-use crate::gui::legend::LegendItem;
+use crate::gui::legend::{LegendItem, srgb_bytes};
 use crate::scenario::Scenario;
 use crate::sim::{Agent, Crashed, Pose, SimClock};
 use crate::worlds::warehouse::map::{Cell, CellKind};
@@ -41,17 +41,11 @@ pub const GUI: WorldGui = WorldGui {
     legend,
 };
 
-/// sRGB bytes of a drawing colour, for the legend.
-fn bytes(c: LinearRgba) -> [u8; 3] {
-    let s = Color::from(c).to_srgba();
-    [(s.red * 255.0).round() as u8, (s.green * 255.0).round() as u8, (s.blue * 255.0).round() as u8]
-}
-
 /// The legend: the floor's cell kinds, the robot states' colours, the managers, and the
 /// marks (blocked cells, wait-for cycles, reservations).
 fn legend(_world: &World) -> Vec<LegendItem> {
     let swatch = |c: LinearRgba, label: &str| {
-        let [r, g, b] = bytes(c);
+        let [r, g, b] = srgb_bytes(c);
         LegendItem::Swatch { color: [r, g, b, 255], label: label.into() }
     };
     let mut v = vec![LegendItem::Heading("Floor".into())];
@@ -73,12 +67,15 @@ fn legend(_world: &World) -> Vec<LegendItem> {
     v.push(swatch(rgb(0.2, 0.45, 1.0), "fleet manager (black frame)"));
     v.push(swatch(rgb(0.1, 0.7, 0.7), "zone manager"));
     v.push(LegendItem::Heading("Marks".into()));
-    v.push(LegendItem::Line { color: bytes(rgb(1.0, 0.1, 0.1)), label: "deadlock: a confirmed wait-for cycle".into() });
     v.push(LegendItem::Line {
-        color: bytes(rgb(1.0, 0.6, 0.2)),
+        color: srgb_bytes(rgb(1.0, 0.1, 0.1)),
+        label: "deadlock: a confirmed wait-for cycle".into(),
+    });
+    v.push(LegendItem::Line {
+        color: srgb_bytes(rgb(1.0, 0.6, 0.2)),
         label: "robots waiting in a ring (not yet confirmed)".into(),
     });
-    v.push(LegendItem::Line { color: bytes(rgb(0.4, 1.0, 0.6)), label: "selected robot's reservations".into() });
+    v.push(LegendItem::Line { color: srgb_bytes(rgb(0.4, 1.0, 0.6)), label: "selected robot's reservations".into() });
     v
 }
 
