@@ -5,6 +5,8 @@
 //! worlds, `runner` the headless driver and outputs, and `gui` (feature "gui") the
 //! desktop app, which only reads state and sends commands.
 
+pub mod experiment;
+pub mod plot;
 pub mod runner;
 pub mod scenario;
 pub mod sim;

@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use masim::runner::{self, output};
 use masim::scenario::{self, Scenario};
 
+mod sweep_cli;
+
 /// masim — multi-agent systems at scale: road traffic (more worlds to come).
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
@@ -21,9 +23,23 @@ struct Cli {
 enum Command {
     /// Run a scenario headless and write metrics.csv, summary.json, events.jsonl (and agents.csv with --trace).
     Run(RunArgs),
-    /// Run a scenario over a grid of parameter values and seeds; writes each run's outputs
-    /// under OUT/runs/ and one row per run to OUT/sweep.csv.
+    /// Run an experiment — a scenario over parameter values, designs and seeds, or an A/B pair —
+    /// from flags or an experiment file; resumable and shardable. Writes OUT/sweep.csv (a row
+    /// per run), summary.csv, pairs.csv and each run's outputs under OUT/runs/.
     Sweep(SweepArgs),
+    /// Combine sweep folders (shards of one experiment) into one, with the tables an unsharded
+    /// sweep writes.
+    Merge {
+        /// Sweep folders (each holds experiment.json and runs.jsonl).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The merged folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite a sweep already in --out.
+        #[arg(long)]
+        force: bool,
+    },
     /// Check scenario files without running them (with --set, as `masim run` would run them).
     Validate {
         /// Scenario files (.ron).
@@ -35,6 +51,15 @@ enum Command {
         /// Check with this run length, as for `masim run --ticks`.
         #[arg(long)]
         ticks: Option<u64>,
+    },
+    /// Draw PNG and SVG figures of a run (metrics over time) or a sweep (each metric against
+    /// each factor with 95 % intervals; a pair's differences) into DIR/plots/.
+    Plot {
+        /// A run's or a sweep's output folder.
+        dir: PathBuf,
+        /// Where the figures go [default: DIR/plots].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Open the desktop app on a scenario (no file: the built-in ring). Needs a display.
     Gui(GuiArgs),
@@ -82,6 +107,10 @@ struct RunArgs {
     /// Also write agents.csv (every `output.trace_every` ticks).
     #[arg(long)]
     trace: bool,
+    /// With --trace, leave agents in these states out of agents.csv: --trace-skip parked
+    /// (the city's parked cars are most of its rows).
+    #[arg(long, value_name = "STATE,...", value_delimiter = ',')]
+    trace_skip: Vec<String>,
     /// Worker threads (results are identical for any count).
     #[arg(long, env = "MASIM_THREADS")]
     threads: Option<usize>,
@@ -92,30 +121,57 @@ struct RunArgs {
 
 #[derive(clap::Args, Debug)]
 struct SweepArgs {
-    /// Scenario file (.ron).
+    /// A scenario file, or an experiment file (docs/experiments.md).
     file: PathBuf,
-    /// Seeds: a range `1..10` (end exclusive), a list `1,2,5`, or one seed.
-    #[arg(long, default_value = "0..1")]
-    seeds: String,
-    /// A parameter to vary: --vary channel.loss=0,0.1,0.2 (repeatable; runs the full grid).
+    /// Seeds: `1..11` is ten seeds, 1 to 10 (the end is exclusive), `1,2,5` a list, `7` one
+    /// [default: the experiment's seeds, or the scenario's own seed].
+    #[arg(long)]
+    seeds: Option<String>,
+    /// A factor: --vary channel.loss=0,0.1,0.2 (repeatable; all combinations are run).
     #[arg(long = "vary", value_name = "PATH=V1,V2,...")]
     varies: Vec<String>,
-    /// Fixed overrides applied to every run: --set coordination=Decentralized.
+    /// A fixed override applied to every run: --set channel.latency_ticks=2 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     sets: Vec<String>,
+    /// A paired comparison: --pair coordination=None,Decentralized runs both arms on every
+    /// seed with the same random streams (faults and attacks included) and writes pairs.csv.
+    #[arg(long, value_name = "PATH=A,B")]
+    pair: Option<String>,
     /// Run this many ticks instead of the scenario's `ticks`.
     #[arg(long)]
     ticks: Option<u64>,
+    /// Summaries cover ticks from this one on (leave a warm-up out).
+    #[arg(long, value_name = "TICK")]
+    from_tick: Option<u64>,
+    /// Metrics to summarise, comma-separated or repeated [default: all].
+    #[arg(long = "metric", value_name = "NAME", value_delimiter = ',')]
+    metrics: Vec<String>,
+    /// What each run keeps: `all` (its folder under runs/) or `summary` (only its row).
+    #[arg(long, value_name = "all|summary")]
+    keep: Option<String>,
     /// Output folder [default: out/<scenario name>-sweep].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Overwrite results already in the output folder.
+    /// Discard what the output folder holds and start over (without it, a sweep resumes).
     #[arg(long)]
     force: bool,
     /// Runs in parallel (results do not depend on it).
-    #[arg(long, default_value_t = 1)]
-    jobs: usize,
-    /// No progress bar or closing line.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: u64,
+    /// Print the run plan as CSV (run, config, seed, parameters) and exit.
+    #[arg(long)]
+    list_runs: bool,
+    /// Run only the runs whose number is I modulo N: --shard 3/10 [default: from
+    /// SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with --shards].
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// How many shards, when the shard's index comes from JOB_COMPLETION_INDEX (Kubernetes).
+    #[arg(long, value_name = "N", env = "MASIM_SHARDS")]
+    shards: Option<u64>,
+    /// Run only the run numbered K (see --list-runs).
+    #[arg(long, value_name = "K")]
+    run_index: Option<u64>,
+    /// No progress reports or closing line.
     #[arg(long, short)]
     quiet: bool,
 }
@@ -131,7 +187,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Run(a)) => run(a),
         Some(Command::Validate { files, sets, ticks }) => validate(&files, ticks, &sets),
-        Some(Command::Sweep(a)) => sweep(a),
+        Some(Command::Sweep(a)) => sweep_cli::sweep(a),
+        Some(Command::Merge { dirs, out, force }) => sweep_cli::merge(&dirs, &out, force),
+        Some(Command::Plot { dir, out }) => plot(&dir, out.as_deref()),
         Some(Command::Gui(a)) => open_app(a),
         None => open_app(GuiArgs::default()),
     };
@@ -296,7 +354,10 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     output::prepare_dir(&dir, a.force).map_err(out_dir_failure)?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let bar = progress_bar(!a.quiet && scn.ticks >= 1000, scn.ticks, "ticks");
-    let opts = runner::RunOptions { trace: a.trace, threads, overrides };
+    if !a.trace_skip.is_empty() && !a.trace {
+        return Err(Failure::BadInput("--trace-skip applies to --trace: add --trace".into()));
+    }
+    let opts = runner::RunOptions { trace: a.trace, threads, overrides, trace_skip: a.trace_skip.clone() };
     let outcome = runner::run_to_dir(&scn, &dir, &opts, |done| {
         if let Some(b) = &bar
             && done % 256 == 0
@@ -307,6 +368,9 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::Other(e.to_string()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+    for w in &outcome.warnings {
+        eprintln!("warning: {w}");
     }
     let timing = outcome.timing;
     if !a.quiet {
@@ -322,166 +386,20 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn plot(dir: &Path, out: Option<&Path>) -> Result<(), Failure> {
+    let files = masim::plot::plot_dir(dir, out).map_err(|e| match e {
+        masim::plot::PlotError::NotResults(m) => Failure::BadInput(m),
+        masim::plot::PlotError::Io(m) => Failure::Other(m),
+    })?;
+    let folder = files.first().and_then(|f| f.parent()).map_or_else(|| dir.join("plots"), Path::to_path_buf);
+    eprintln!("{} figures (PNG and SVG) in {}", files.len() / 2, folder.display());
+    Ok(())
+}
+
 /// An unusable output folder is bad input (exit 2); a failure to create one is not.
 fn out_dir_failure(e: output::OutDirError) -> Failure {
     match e {
         output::OutDirError::HasResults(..) | output::OutDirError::NotAFolder(..) => Failure::BadInput(e.to_string()),
         output::OutDirError::Io(..) => Failure::Other(e.to_string()),
     }
-}
-
-fn parse_seeds(spec: &str) -> Result<Vec<u64>, Failure> {
-    let bad =
-        || Failure::BadInput(format!("--seeds {spec}: expected a range like 1..10, a list like 1,2,5, or one seed"));
-    if let Some((a, b)) = spec.split_once("..") {
-        let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-        if b <= a {
-            return Err(Failure::BadInput(format!("--seeds {spec}: the range is empty (the end is exclusive)")));
-        }
-        if b - a > 100_000 {
-            return Err(Failure::BadInput(format!("--seeds {spec}: more than 100000 seeds")));
-        }
-        Ok((a..b).collect())
-    } else {
-        spec.split(',').map(|x| x.trim().parse::<u64>().map_err(|_| bad())).collect()
-    }
-}
-
-fn sweep(a: SweepArgs) -> Result<(), Failure> {
-    use std::fmt::Write as _;
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    let (base, overrides) = load_with_overrides(&a.file, a.ticks, None, &a.sets)?;
-    let seeds = parse_seeds(&a.seeds)?;
-    let mut axes: Vec<(String, Vec<String>)> = Vec::new();
-    for v in &a.varies {
-        let Some((k, vals)) = v.split_once('=') else {
-            return Err(Failure::BadInput(format!(
-                "--vary {v}: expected PATH=V1,V2,..., e.g. --vary channel.loss=0,0.1,0.2"
-            )));
-        };
-        let vals: Vec<String> = vals.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
-        if vals.is_empty() {
-            return Err(Failure::BadInput(format!("--vary {v}: no values")));
-        }
-        let k = k.trim().to_string();
-        // A second axis on the same path would silently override the first, and every
-        // run's seed comes from --seeds: both would make sweep.csv lie about the runs.
-        if axes.iter().any(|(p, _)| *p == k) {
-            return Err(Failure::BadInput(format!(
-                "--vary {v}: `{k}` is already varied; list all its values in one --vary"
-            )));
-        }
-        if k == "seed" {
-            return Err(Failure::BadInput(format!("--vary {v}: vary seeds with --seeds, e.g. --seeds 1..10")));
-        }
-        axes.push((k, vals));
-    }
-    // The grid, each point validated before anything runs.
-    let mut points: Vec<Vec<String>> = vec![Vec::new()];
-    for (_, vals) in &axes {
-        points = points.iter().flat_map(|p| vals.iter().map(move |v| [p.clone(), vec![v.clone()]].concat())).collect();
-    }
-    let mut runs: Vec<(Vec<String>, u64, Scenario)> = Vec::new();
-    for p in &points {
-        let mut s = base.clone();
-        for ((k, _), v) in axes.iter().zip(p) {
-            s = s
-                .with_set(k, v)
-                .map_err(|i| Failure::BadInput(format!("--vary {k}={v}: field `{}`: {}", i.field, i.message)))?;
-        }
-        for &seed in &seeds {
-            let mut r = s.clone();
-            r.seed = seed;
-            runs.push((p.clone(), seed, r));
-        }
-    }
-    let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-sweep", base.name)));
-    // An earlier sweep's table or runs are refused without --force; with it they go first
-    // (only what masim wrote), so no run of a larger earlier sweep is left behind.
-    output::prepare_dir(&dir, a.force).map_err(out_dir_failure)?;
-    std::fs::create_dir_all(dir.join("runs"))
-        .map_err(|e| Failure::Other(format!("{}: cannot create: {e}", dir.display())))?;
-    for k in 0..runs.len() {
-        output::prepare_dir(&dir.join("runs").join(format!("{k:04}")), a.force).map_err(out_dir_failure)?;
-    }
-    let bar = progress_bar(!a.quiet, runs.len() as u64, "runs");
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<runner::RunOutcome, String>>>> =
-        Mutex::new((0..runs.len()).map(|_| None).collect());
-    let jobs = a.jobs.clamp(1, runs.len().max(1));
-    let per_run_threads = (std::thread::available_parallelism().map_or(1, |n| n.get()) / jobs).max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    if k >= runs.len() {
-                        break;
-                    }
-                    let d = dir.join("runs").join(format!("{k:04}"));
-                    let mut run_overrides = overrides.clone();
-                    run_overrides.extend(axes.iter().map(|(p, _)| p.clone()).zip(runs[k].0.iter().cloned()));
-                    run_overrides.push(("seed".into(), runs[k].1.to_string()));
-                    let opts = runner::RunOptions { trace: false, threads: per_run_threads, overrides: run_overrides };
-                    let r = runner::run_to_dir(&runs[k].2, &d, &opts, |_| {}).map_err(|e| e.to_string());
-                    if let Ok(mut g) = results.lock() {
-                        g[k] = Some(r);
-                    }
-                    if let Some(b) = &bar {
-                        b.inc(1);
-                    }
-                }
-            });
-        }
-    });
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let results = results.into_inner().map_err(|_| Failure::Other("a sweep worker panicked".into()))?;
-    // One row per run: its parameters, then the final value and the mean of each metric.
-    let mut csv = String::from("run,seed");
-    for (k, _) in &axes {
-        let _ = write!(csv, ",{k}");
-    }
-    let mut header_done = false;
-    let mut body = String::new();
-    for (k, r) in results.into_iter().enumerate() {
-        let out = match r {
-            Some(Ok(o)) => o,
-            Some(Err(e)) => return Err(Failure::Other(format!("run {k}: {e}"))),
-            None => return Err(Failure::Other(format!("run {k} did not finish"))),
-        };
-        let cols: Vec<&str> = out.columns.iter().copied().filter(|c| !matches!(*c, "tick" | "time_s")).collect();
-        if !header_done {
-            for c in &cols {
-                let _ = write!(csv, ",final_{c},mean_{c}");
-            }
-            csv.push('\n');
-            header_done = true;
-        }
-        let _ = write!(body, "{k},{}", runs[k].1);
-        for v in &runs[k].0 {
-            let _ = write!(body, ",{v}");
-        }
-        for c in &cols {
-            let i = out.columns.iter().position(|x| x == c).unwrap_or(0);
-            let last = out.rows.last().map_or(f64::NAN, |r| r[i]);
-            let mean = if out.rows.is_empty() {
-                f64::NAN
-            } else {
-                out.rows.iter().map(|r| r[i]).sum::<f64>() / out.rows.len() as f64
-            };
-            let _ = write!(body, ",{},{}", output::num(last), output::num(mean));
-        }
-        body.push('\n');
-    }
-    csv.push_str(&body);
-    output::write_atomic(&dir, "sweep.csv", csv.as_bytes())
-        .map_err(|e| Failure::Other(format!("{}: {e}", dir.display())))?;
-    if !a.quiet {
-        eprintln!("{}: {} runs; one row each in {}", base.name, runs.len(), dir.join("sweep.csv").display());
-    }
-    Ok(())
 }

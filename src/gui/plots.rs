@@ -7,7 +7,7 @@ use egui_plot::{Line, Plot, PlotPoints};
 use super::ui::UiState;
 use super::worlds::WorldGui;
 use crate::runner::LiveScenario;
-use crate::sim::{Agg, CommStats, Metrics};
+use crate::sim::{Agg, CommStats, Metrics, Registry};
 
 /// Columns every run has that are not worth plotting against time.
 const AXIS_COLUMNS: [&str; 3] = ["tick", "time_s", "agents"];
@@ -66,6 +66,16 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &Wor
         let scenario = &world.resource::<LiveScenario>().current;
         state.plotted = (gui.default_plots)(scenario).iter().map(|s| (*s).to_string()).collect();
         state.plots_initialised = true;
+    }
+    if ui
+        .small_button("Save figures (PNG, SVG)")
+        .on_hover_text("The plotted metrics as masim plot draws them, into out/<scenario>-figures/")
+        .clicked()
+    {
+        state.message = Some(match save_figures(world, &state.plotted) {
+            Ok(msg) => (msg, false),
+            Err(e) => (format!("saving figures failed: {e}"), true),
+        });
     }
     let metrics = world.resource::<Metrics>();
     let columns: Vec<&'static str> = metrics.columns().to_vec();
@@ -167,6 +177,37 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &Wor
             }
         });
     }
+}
+
+/// Writes the plotted columns' figures, as `masim plot` draws a run, into
+/// out/<scenario>-figures/.
+fn save_figures(world: &World, plotted: &std::collections::BTreeSet<String>) -> Result<String, String> {
+    let metrics = world.resource::<Metrics>();
+    let registry = world.get_resource::<Registry>();
+    let group = |name: &str| {
+        registry
+            .and_then(|r| r.metrics_grouped().into_iter().find(|(_, m)| m.name == name).map(|(g, _)| g))
+            .map_or("world".to_string(), |g| format!("{g:?}").to_lowercase())
+    };
+    let columns: Vec<crate::plot::Column> = metrics
+        .columns()
+        .iter()
+        .map(|c| crate::plot::Column {
+            name: c.to_string(),
+            unit: metrics.unit(c).unwrap_or("").to_string(),
+            agg: metrics.agg(c).unwrap_or(Agg::Last),
+            group: group(c),
+        })
+        .collect();
+    let only: Vec<String> = plotted.iter().cloned().collect();
+    let name = world.resource::<LiveScenario>().current.name.clone();
+    let figs = crate::plot::metric_figures(&name, &columns, metrics.rows(), Some(&only));
+    if figs.is_empty() {
+        return Err("nothing plotted yet".into());
+    }
+    let dir = std::path::PathBuf::from("out").join(format!("{name}-figures"));
+    let files = crate::plot::save(&figs, &dir).map_err(|e| e.to_string())?;
+    Ok(format!("saved {} figures (PNG and SVG) in {}", files.len() / 2, dir.display()))
 }
 
 /// The smallest and largest value of some columns (divided by `per`); (0, 0) with no rows.

@@ -124,7 +124,7 @@ fn drive_screenshot(
 }
 
 /// Prints where the legend and the notes were drawn, in window pixels, one line each:
-/// `masim-ui: legend x0 y0 x1 y1` (tests/gui_smoke.rs reads these).
+/// `masim-ui: legend x0 y0 x1 y1` (tests/suite/gui_smoke.rs reads these).
 fn report_rects(shown: &super::ui::UiRects) {
     let k = shown.pixels_per_point;
     for (what, r) in &shown.rects {

@@ -206,7 +206,15 @@ pub struct RunOutcome {
     pub timing: Timing,
     /// Column names and the recorded rows of metrics.csv.
     pub columns: Vec<&'static str>,
+    /// How each column summarises the ticks a row covers (as `columns`).
+    pub aggs: Vec<sim::Agg>,
     pub rows: Vec<Vec<f64>>,
+    /// Each logged event's kind and tick, in log order.
+    pub events: Vec<(&'static str, u64)>,
+    /// Events not logged because the log's cap was reached.
+    pub events_suppressed: u64,
+    /// What the caller should tell the user (a `--trace-skip` state no agent was in).
+    pub warnings: Vec<String>,
 }
 
 /// Why a run to a folder failed.
@@ -227,6 +235,60 @@ pub struct RunOptions {
     /// The overrides that made the scenario from its file (`--set`, `--ticks`, `--seed`),
     /// recorded in summary.json; scenario.ron holds the result.
     pub overrides: Vec<(String, String)>,
+    /// Agent states left out of agents.csv (`--trace-skip parked`).
+    pub trace_skip: Vec<String>,
+}
+
+/// Runs `scn` headless for its `ticks` without writing anything (a sweep that keeps only
+/// its table) and returns the finished app with the run's timing. `progress` is called
+/// with the number of ticks done.
+pub fn run_in_memory<W: WorldSpec>(scn: &Scenario<W>, threads: usize, progress: impl FnMut(u64)) -> (App, Timing) {
+    let mut app = headless_app(scn, Some(threads.max(1)));
+    let timing = run_app(&mut app, scn.ticks, None, progress).unwrap_or(Timing { wall_s: 0.0, ticks: 0 });
+    (app, timing)
+}
+
+/// Runs `ticks` ticks of a built app, tracing into `tracer`, then closes the metrics' last row.
+fn run_app(
+    app: &mut App,
+    ticks: u64,
+    mut tracer: Option<&mut output::TraceWriter>,
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<Timing> {
+    let mut done = 0u64;
+    let mut trace_err = None;
+    let timing = run_ticks(app, ticks, |world| {
+        done += 1;
+        if let Some(t) = tracer.as_deref_mut()
+            && trace_err.is_none()
+            && let Err(e) = t.snapshot(world, done)
+        {
+            trace_err = Some(e);
+        }
+        progress(done);
+    });
+    if let Some(e) = trace_err {
+        return Err(e);
+    }
+    app.world_mut().resource_mut::<sim::Metrics>().finish_run(ticks);
+    Ok(timing)
+}
+
+/// What a finished app holds that a sweep summarises.
+pub fn outcome(world: &World, timing: Timing) -> RunOutcome {
+    let m = world.resource::<sim::Metrics>();
+    let columns = m.columns().to_vec();
+    let aggs = columns.iter().map(|c| m.agg(c).unwrap_or(sim::Agg::Last)).collect();
+    let log = world.resource::<sim::EventLog>();
+    RunOutcome {
+        timing,
+        columns,
+        aggs,
+        rows: m.rows().to_vec(),
+        events: log.events().iter().map(|e| (e.kind, e.tick)).collect(),
+        events_suppressed: log.suppressed(),
+        warnings: Vec::new(),
+    }
 }
 
 /// Runs `scn` headless for its `ticks` and writes metrics.csv, events.jsonl,
@@ -237,45 +299,40 @@ pub fn run_to_dir<W: WorldSpec>(
     scn: &Scenario<W>,
     dir: &std::path::Path,
     opts: &RunOptions,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<RunOutcome, RunError> {
     let io = |e: std::io::Error| RunError::Io(dir.to_path_buf(), e);
     let threads = opts.threads.max(1);
     let mut app = headless_app(scn, Some(threads));
     let mut tracer = if opts.trace {
-        Some(output::TraceWriter::create(dir, scn.output.trace_every, app.world()).map_err(io)?)
+        Some(output::TraceWriter::create(dir, scn.output.trace_every, app.world(), &opts.trace_skip).map_err(io)?)
     } else {
         None
     };
-    let mut done = 0u64;
-    let mut trace_err = None;
-    let timing = run_ticks(&mut app, scn.ticks, |world| {
-        done += 1;
-        if let Some(t) = tracer.as_mut()
-            && trace_err.is_none()
-            && let Err(e) = t.snapshot(world, done)
-        {
-            trace_err = Some(e);
-        }
-        progress(done);
-    });
-    if let Some(e) = trace_err {
-        return Err(io(e));
-    }
-    app.world_mut().resource_mut::<sim::Metrics>().finish_run(scn.ticks);
+    let timing = run_app(&mut app, scn.ticks, tracer.as_mut(), progress).map_err(io)?;
     let world = app.world();
     output::write_atomic(dir, "metrics.csv", output::metrics_csv(world.resource()).as_bytes()).map_err(io)?;
     output::write_atomic(dir, "events.jsonl", output::events_jsonl(world.resource()).as_bytes()).map_err(io)?;
+    let mut warnings = Vec::new();
     if let Some(t) = tracer {
+        for s in t.unseen_skips() {
+            warnings.push(format!("--trace-skip {s}: no agent was ever in state `{s}`, so it skipped nothing (agents.csv's `state` column names the states)"));
+        }
         t.finish().map_err(io)?;
+    }
+    for t in world.get_resource::<sim::Registry>().map(|r| r.run_tables().to_vec()).unwrap_or_default() {
+        let mut text = format!("{}\n", t.header);
+        (t.rows)(world, &mut text);
+        output::write_atomic(dir, t.file, text.as_bytes()).map_err(io)?;
     }
     let header = "// The scenario as run: every override applied. `masim run` on this file repeats the run.\n";
     output::write_atomic(dir, "scenario.ron", (header.to_string() + &scn.to_ron() + "\n").as_bytes()).map_err(io)?;
     let summary = output::summary(world, scn, &opts.overrides, timing, threads);
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
     output::write_atomic(dir, "summary.json", text.as_bytes()).map_err(io)?;
-    let m = world.resource::<sim::Metrics>();
-    Ok(RunOutcome { timing, columns: m.columns().to_vec(), rows: m.rows().to_vec() })
+    let mut out = outcome(world, timing);
+    out.warnings = warnings;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use bevy::prelude::*;
 use serde_json::{Map, Value, json};
 
+pub use crate::sim::csv::{csv_cell, num};
+
 use super::Timing;
 use crate::scenario::Scenario;
 use crate::sim::{
@@ -18,8 +20,9 @@ use crate::worlds::WorldSpec;
 
 /// The files a run writes (some only with `--trace`, some only in some worlds). A folder
 /// holding any of them holds results; `--force` removes exactly these before a new run.
-pub const OUTPUT_FILES: [&str; 8] = [
+pub const OUTPUT_FILES: [&str; 9] = [
     "metrics.csv",
+    "manifest.json",
     "summary.json",
     "events.jsonl",
     "agents.csv",
@@ -30,7 +33,7 @@ pub const OUTPUT_FILES: [&str; 8] = [
 ];
 
 /// The files a sweep writes at its top level; its runs live in `runs/NNNN/`.
-pub const SWEEP_FILES: [&str; 1] = ["sweep.csv"];
+pub const SWEEP_FILES: [&str; 5] = ["sweep.csv", "summary.csv", "pairs.csv", "runs.jsonl", "experiment.json"];
 
 /// Why the output folder cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -160,19 +163,6 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     f.commit()
 }
 
-/// Formats a number for CSV so that equal values always print the same: whole numbers
-/// without a fraction, others in the shortest form that reads back exactly (scientific
-/// notation for very small or large magnitudes).
-pub fn num(v: f64) -> String {
-    if !v.is_finite() {
-        String::new()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v:?}")
-    }
-}
-
 /// metrics.csv as text.
 pub fn metrics_csv(m: &Metrics) -> String {
     let mut s = m.columns().join(",");
@@ -229,6 +219,22 @@ pub fn summary<W: WorldSpec>(
     let t = ch.totals;
     let counts: Map<String, Value> = log.counts().into_iter().map(|(k, n)| (k.to_string(), json!(n))).collect();
     let world_part = world.get_resource::<crate::sim::WorldSummary>().map(|w| (w.0)(world));
+    // What each column is, for tools that plot or summarise it (`masim plot`).
+    let columns: Vec<Value> = world
+        .get_resource::<Registry>()
+        .map(|r| r.metrics_grouped())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, spec)| m.index(spec.name).is_some())
+        .map(|(g, spec)| {
+            let agg = match spec.agg {
+                crate::sim::Agg::Last => "last",
+                crate::sim::Agg::Sum => "sum",
+                crate::sim::Agg::WeightedMean => "mean",
+            };
+            json!({"name": spec.name, "unit": spec.unit, "agg": agg, "group": format!("{g:?}").to_lowercase()})
+        })
+        .collect();
     let mut out = json!({
         "scenario": scn.name,
         "description": scn.description,
@@ -242,6 +248,7 @@ pub fn summary<W: WorldSpec>(
         "resolved_scenario": "scenario.ron",
         "coordination": format!("{:?}", scn.coordination),
         "topology": format!("{:?}", scn.channel.topology),
+        "columns": columns,
         "final": Value::Object(last),
         "aggregate": Value::Object(agg),
         "channel_totals": {
@@ -280,12 +287,15 @@ pub struct TraceWriter {
     /// The world's own tables (see [`TraceTable`]), with their files.
     tables: Vec<(TraceTable, AtomicFile)>,
     buf: String,
+    /// States whose agents are left out of agents.csv (`--trace-skip parked`), and whether
+    /// any agent was ever in each.
+    skip: Vec<(String, bool)>,
 }
 
 impl TraceWriter {
     /// Opens `dir/agents.csv` and the world's trace tables registered in `world`
     /// (temporary until [`TraceWriter::finish`]).
-    pub fn create(dir: &Path, every: u64, world: &World) -> std::io::Result<Self> {
+    pub fn create(dir: &Path, every: u64, world: &World, skip: &[String]) -> std::io::Result<Self> {
         let mut file = AtomicFile::create(dir, "agents.csv")?;
         writeln!(file.w(), "tick,agent,kind,x,y,speed,state")?;
         let mut tables = Vec::new();
@@ -294,7 +304,8 @@ impl TraceWriter {
             writeln!(f.w(), "{}", t.header)?;
             tables.push((t, f));
         }
-        Ok(TraceWriter { file, every: every.max(1), rows: Vec::new(), tables, buf: String::new() })
+        let skip = skip.iter().map(|s| (s.clone(), false)).collect();
+        Ok(TraceWriter { file, every: every.max(1), rows: Vec::new(), tables, buf: String::new(), skip })
     }
 
     /// Writes a snapshot if this tick is due. `done` is the number of ticks completed.
@@ -306,6 +317,10 @@ impl TraceWriter {
         self.rows.clear();
         for (a, p, d, st, crashed) in q.iter(world) {
             let state = if crashed { "crashed" } else { st.map_or(d.action, |s| s.0) };
+            if let Some(k) = self.skip.iter().position(|(s, _)| s == state) {
+                self.skip[k].1 = true;
+                continue;
+            }
             self.rows.push((
                 a.id.0,
                 format!(
@@ -328,6 +343,11 @@ impl TraceWriter {
             f.w().write_all(self.buf.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// The skipped states no agent was ever in (a misspelt `--trace-skip` does nothing).
+    pub fn unseen_skips(&self) -> Vec<String> {
+        self.skip.iter().filter(|(_, seen)| !seen).map(|(s, _)| s.clone()).collect()
     }
 
     /// Renames every file into place.

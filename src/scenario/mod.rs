@@ -213,7 +213,7 @@ pub fn load_file_as<W: WorldSpec>(path: &Path) -> Result<Scenario<W>, ScenarioEr
     load_str_in(&text, &origin, base)
 }
 
-fn ron_options() -> ron::Options {
+pub(crate) fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME).with_recursion_limit(RECURSION_LIMIT)
 }
 
@@ -223,7 +223,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// The text without a leading UTF-8 byte-order mark (as Windows editors write one).
-fn without_bom(text: &str) -> &str {
+pub(crate) fn without_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
@@ -270,7 +270,7 @@ pub fn load_str_in<W: WorldSpec>(text: &str, origin: &str, base: &Path) -> Resul
 /// A parse error as an issue that points at the right place and names the field: ron
 /// reports some errors one token late (a missing comma is noticed at the next field) or
 /// on the whitespace before a value, and words some of them tersely.
-fn parse_issue(text: &str, e: &ron::error::SpannedError) -> Issue {
+pub(crate) fn parse_issue(text: &str, e: &ron::error::SpannedError) -> Issue {
     use ron::Error as E;
     let raw = locate::offset_of(text, e.span.start.line, e.span.start.col);
     // Point at the offending token, not at the whitespace before it.

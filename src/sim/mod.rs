@@ -4,6 +4,7 @@
 //! register their agent kinds, message kinds and metric columns through [`SimAppExt`].
 
 pub mod channel;
+pub mod csv;
 pub mod events;
 pub mod faults;
 pub mod kind;
@@ -22,7 +23,7 @@ pub use events::EventLog;
 pub use faults::{FaultKind, FaultSpec, Faults, Rect};
 pub use kind::AgentKind;
 pub use metrics::{Metrics, WorldSummary};
-pub use registry::{Agg, MessageKind, MetricGroup, MetricSpec, Registry, SimAppExt, TraceTable};
+pub use registry::{Agg, MessageKind, MetricGroup, MetricSpec, Registry, RunTable, SimAppExt, TraceTable};
 pub use rng::AgentRng;
 pub use timeline::{Timed, Timeline};
 

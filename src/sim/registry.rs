@@ -83,6 +83,22 @@ impl std::fmt::Debug for TraceTable {
     }
 }
 
+/// A table a world writes at the end of every run (traced or not), e.g. one row per
+/// finished trip: its file name, its header line, and a function that appends its rows
+/// (each ending in a newline).
+#[derive(Clone, Copy)]
+pub struct RunTable {
+    pub file: &'static str,
+    pub header: &'static str,
+    pub rows: fn(&World, &mut String),
+}
+
+impl std::fmt::Debug for RunTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunTable").field("file", &self.file).field("header", &self.header).finish()
+    }
+}
+
 /// Everything registered so far.
 #[derive(Resource, Debug, Default, Clone)]
 pub struct Registry {
@@ -90,6 +106,7 @@ pub struct Registry {
     kinds: Vec<AgentKind>,
     messages: Vec<MessageKind>,
     traces: Vec<TraceTable>,
+    run_tables: Vec<RunTable>,
 }
 
 impl Registry {
@@ -98,6 +115,13 @@ impl Registry {
         let mut v = self.metrics.clone();
         v.sort_by_key(|(g, _)| *g);
         v.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Metric columns with their group, in metrics.csv order.
+    pub fn metrics_grouped(&self) -> Vec<(MetricGroup, MetricSpec)> {
+        let mut v = self.metrics.clone();
+        v.sort_by_key(|(g, _)| *g);
+        v
     }
 
     /// The spec of a column.
@@ -120,6 +144,11 @@ impl Registry {
         &self.traces
     }
 
+    /// The tables written at the end of every run, in registration order.
+    pub fn run_tables(&self) -> &[RunTable] {
+        &self.run_tables
+    }
+
     fn add_metric(&mut self, group: MetricGroup, spec: MetricSpec) {
         if !self.metrics.iter().any(|(_, m)| m.name == spec.name) {
             self.metrics.push((group, spec));
@@ -137,6 +166,8 @@ pub trait SimAppExt {
     fn register_message_kinds(&mut self, kinds: &[MessageKind]) -> &mut Self;
     /// Adds a table written when tracing (idempotent by file name).
     fn register_trace_table(&mut self, table: TraceTable) -> &mut Self;
+    /// Adds a table written at the end of every run (idempotent by file name).
+    fn register_run_table(&mut self, table: RunTable) -> &mut Self;
 }
 
 impl SimAppExt for App {
@@ -172,6 +203,14 @@ impl SimAppExt for App {
         let mut r = self.world_mut().get_resource_or_init::<Registry>();
         if !r.traces.iter().any(|t| t.file == table.file) {
             r.traces.push(table);
+        }
+        self
+    }
+
+    fn register_run_table(&mut self, table: RunTable) -> &mut Self {
+        let mut r = self.world_mut().get_resource_or_init::<Registry>();
+        if !r.run_tables.iter().any(|t| t.file == table.file) {
+            r.run_tables.push(table);
         }
         self
     }

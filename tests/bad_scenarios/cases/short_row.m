@@ -1,4 +1,4 @@
-% A copy of scenarios/cases/ieee14.m with one mistake, for tests/bad_input.rs.
+% A copy of scenarios/cases/ieee14.m with one mistake, for tests/suite/bad_input.rs.
 function mpc = ieee14
 %IEEE14    IEEE 14-bus test case (DC/AC power flow and OPF data), MATPOWER case format version 2.
 %

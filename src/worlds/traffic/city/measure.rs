@@ -20,6 +20,39 @@ pub(super) fn gini(xs: &[f64]) -> f64 {
     s / (2.0 * (n * n) as f64 * mean)
 }
 
+/// The header of trips.csv.
+pub(super) const TRIPS_HEADER: &str =
+    "trip,vehicle,origin,destination,demand_tick,entry_tick,exit_tick,free_flow_s,travel_s,delay_s,stops,reroutes";
+
+/// trips.csv: one row per finished trip, in the order they finished. Times are simulated
+/// seconds; `travel_s` runs from the trip's demand (waiting to enter counts) to its exit,
+/// `delay_s` = travel − free-flow (never below 0), as `mean_delay_s` averages it.
+pub(super) fn trip_rows(world: &World, out: &mut String) {
+    use std::fmt::Write as _;
+    let (Some(stats), Some(map)) = (world.get_resource::<TripStats>(), world.get_resource::<CityMap>()) else {
+        return;
+    };
+    let name = |k: u32| map.0.nodes.get(k as usize).map_or(String::new(), |n| crate::sim::csv::csv_cell(&n.name));
+    let num = crate::sim::csv::num;
+    for (k, t) in stats.trips.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{k},{},{},{},{},{},{},{},{},{},{},{}",
+            t.vehicle,
+            name(t.origin),
+            name(t.dest),
+            t.demand_tick,
+            t.enter_tick,
+            t.exit_tick,
+            num(t.free_s),
+            num(t.travel_s),
+            num(t.delay_s),
+            t.stops,
+            t.reroutes
+        );
+    }
+}
+
 /// Measure: the city's metrics.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn measure(

@@ -16,7 +16,7 @@ use bevy::prelude::*;
 use serde_json::{Value, json};
 
 pub use cars::pick_exit;
-pub use state::{Car, CityMap, CityState, Hold, MovLight, RECENT_WINDOW_S, Snap, TripStats};
+pub use state::{Car, CityMap, CityState, Hold, MovLight, RECENT_WINDOW_S, Snap, TripRecord, TripStats};
 
 use super::config::{CarFollowing, Demand, TrafficConfig};
 use super::models::IdmParams;
@@ -24,7 +24,7 @@ use super::network::{LaneKind, Network, Turn};
 use super::{Perception, TrafficParams, VEHICLE};
 use crate::sim::{
     Agent, AgentId, AgentIds, AgentRng, Crashed, Decision, EventLog, Inbox, MeasureSet, MetricSpec, Metrics, Outbox,
-    Phase, Pose, SimClock, SimTick, SpawnWorld, WorldSummary, rng,
+    Phase, Pose, RunTable, SimAppExt, SimClock, SimTick, SpawnWorld, WorldSummary, rng,
 };
 
 /// Message kind: a light's congestion warning to the vehicles around it (V2I):
@@ -66,6 +66,7 @@ pub const COLUMNS: [MetricSpec; 21] = [
 pub(super) fn build(app: &mut App, cfg: &TrafficConfig) {
     reset(app.world_mut(), cfg);
     app.insert_resource(WorldSummary(measure::summary));
+    app.register_run_table(RunTable { file: "trips.csv", header: measure::TRIPS_HEADER, rows: measure::trip_rows });
     app.add_systems(SpawnWorld, (cars::spawn, signals::spawn_controllers, cars::spawn_fleet).chain());
     app.add_systems(
         SimTick,

@@ -19,7 +19,7 @@ pub(super) fn resolve(
     mut st: ResMut<CityState>,
     mut stats: ResMut<TripStats>,
     mut log: ResMut<EventLog>,
-    mut cars: Query<(&mut Car, &mut Pose, &mut Decision, &mut AgentRng)>,
+    mut cars: Query<(&mut Car, &mut Pose, &mut Decision, &mut AgentRng, &Agent)>,
 ) {
     let cfg = &params.0;
     let net = &map.0;
@@ -39,7 +39,7 @@ pub(super) fn resolve(
     for lane in 0..net.lanes.len() {
         while let Some(&h) = st.occupants[lane].front() {
             let e = st.fleet[h as usize];
-            let Ok((mut car, mut pose, mut dec, mut arng)) = cars.get_mut(e) else { break };
+            let Ok((mut car, mut pose, mut dec, mut arng, agent)) = cars.get_mut(e) else { break };
             let geo = &net.lanes[lane];
             if car.s < geo.length {
                 break;
@@ -61,6 +61,19 @@ pub(super) fn resolve(
                         let o = &mut stats.by_origin[car.origin as usize];
                         o.0 += 1;
                         o.1 += delay;
+                        stats.trips.push(TripRecord {
+                            vehicle: agent.id.0,
+                            origin: car.origin,
+                            dest: node,
+                            demand_tick: car.demand_tick,
+                            enter_tick: car.enter_tick,
+                            exit_tick: now + 1,
+                            free_s: car.free_s,
+                            travel_s: travel,
+                            delay_s: delay,
+                            stops: car.stops,
+                            reroutes: car.reroutes,
+                        });
                         car.lane = NONE;
                         car.route.clear();
                         car.speed = 0.0;
@@ -185,7 +198,7 @@ pub(super) fn resolve(
             let first = route[0];
             let Some(lane) = pick_entry(net, st, first, len, s0) else { break };
             let e = st.fleet[slot as usize];
-            let Ok((mut car, mut pose, mut dec, mut arng)) = cars.get_mut(e) else { break };
+            let Ok((mut car, mut pose, mut dec, mut arng, _)) = cars.get_mut(e) else { break };
             st.parked.pop();
             st.pending[o as usize].pop_front();
             let geo = &net.lanes[lane as usize];

@@ -130,6 +130,29 @@ pub struct TripStats {
     pub recent: VecDeque<(u64, f64)>,
     /// Box entries this tick, with the box count before each (tests read it).
     pub box_entries: Vec<(u32, u32)>,
+    /// Every finished trip, in the order they finished (trips.csv).
+    pub trips: Vec<TripRecord>,
+}
+
+/// One finished trip, a row of trips.csv.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TripRecord {
+    /// The vehicle's agent id.
+    pub vehicle: u32,
+    /// Origin and destination terminals (node indices).
+    pub origin: u32,
+    pub dest: u32,
+    /// When the trip was demanded, when the vehicle entered the network, and the tick it
+    /// left (ticks completed when it crossed its last stop line).
+    pub demand_tick: u64,
+    pub enter_tick: u64,
+    pub exit_tick: u64,
+    /// Free-flow time of its route, its actual time from demand to exit, and the difference.
+    pub free_s: f64,
+    pub travel_s: f64,
+    pub delay_s: f64,
+    pub stops: u32,
+    pub reroutes: u32,
 }
 
 /// A vehicle of the city: where it is, where it goes, and its trip so far.

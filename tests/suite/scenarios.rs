@@ -78,17 +78,7 @@ fn documented(s: &Scenario) -> Vec<&'static str> {
     DOCUMENTED.iter().chain(own).copied().collect()
 }
 
-fn scenario_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    v.sort();
-    assert!(v.iter().any(|p| p.ends_with("traffic_ring.ron")), "{v:?}");
-    assert!(v.iter().any(|p| p.ends_with("traffic_ring_nasch.ron")), "{v:?}");
-    v
-}
+use crate::common::scenario_files;
 
 /// A few hundred ticks, but never fewer than the scenario's timeline needs.
 fn few_ticks(s: &Scenario) -> u64 {

@@ -1,31 +1,23 @@
 //! docs/catalog.md lists every scenario's one-line description and its teaching notes word
 //! for word, as the app shows them: the notes are data in the scenario files, and this test
-//! fails when the page and the files disagree. `MASIM_BLESS=1 cargo test --test catalog`
+//! fails when the page and the files disagree. `MASIM_BLESS=1 cargo test --test suite catalog::`
 //! rewrites the page from the files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use masim::scenario;
 use masim::worlds::WorldSpec;
 
-fn scenario_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    v.sort();
-    v
-}
+use crate::common::scenario_files;
 
 fn catalog() -> String {
     let mut page = String::from(
         "# Scenario catalog\n\n\
          Every scenario in `scenarios/`, with its one-line description and its teaching notes as\n\
          the desktop app shows them when the scenario opens (the Notes window, key N). The notes\n\
-         are the `notes` field of each file; `tests/catalog.rs` keeps this page equal to them\n\
-         (`MASIM_BLESS=1 cargo test --test catalog` rewrites it), and each world's claim tests\n\
-         (`tests/traffic_claims.rs` for traffic) assert the headline numbers on real runs.\n",
+         are the `notes` field of each file; `tests/suite/catalog.rs` keeps this page equal to them\n\
+         (`MASIM_BLESS=1 cargo test --test suite catalog::` rewrites it), and each world's claim tests\n\
+         (`tests/suite/traffic_claims.rs` for traffic) assert the headline numbers on real runs.\n",
     );
     for path in scenario_files() {
         let s = scenario::load_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -61,7 +53,7 @@ fn catalog_page_repeats_the_notes_word_for_word() {
         let first = have.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(have.lines().count());
         panic!(
             "docs/catalog.md differs from the scenarios' notes from line {} on; \
-             run `MASIM_BLESS=1 cargo test --test catalog` to rewrite it",
+             run `MASIM_BLESS=1 cargo test --test suite catalog::` to rewrite it",
             first + 1
         );
     }

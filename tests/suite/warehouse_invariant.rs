@@ -160,8 +160,13 @@ fn no_conflict_under_any_strategy_with_faults_and_thirty_percent_loss() {
         let sets: Vec<(String, String)> = sets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let s = base.with_sets(&sets).unwrap_or_else(|(_, i)| panic!("{name}: {}", i.message));
         let dir = scratch(name);
-        let out = runner::run_to_dir(&s, &dir, &RunOptions { trace: true, threads: 1, overrides: sets }, |_| {})
-            .expect("runs");
+        let out = runner::run_to_dir(
+            &s,
+            &dir,
+            &RunOptions { trace: true, threads: 1, overrides: sets, ..Default::default() },
+            |_| {},
+        )
+        .expect("runs");
         let col = |c: &str| out.columns.iter().position(|x| *x == c).unwrap_or_else(|| panic!("no column {c}"));
         let sum = |c: &str| out.rows.iter().map(|r| r[col(c)]).sum::<f64>();
         let last = |c: &str| out.rows.last().map_or(0.0, |r| r[col(c)]);

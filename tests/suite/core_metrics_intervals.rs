@@ -11,15 +11,7 @@ use masim::runner::{self, RunOptions};
 use masim::scenario::{self, Scenario};
 use masim::sim::Agg;
 
-fn scenario_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .expect("scenarios/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    v.sort();
-    v
-}
+use crate::common::scenario_files;
 
 fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("intervals").join(name);

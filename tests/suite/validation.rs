@@ -187,7 +187,7 @@ fn nasch_matches_a_plain_reference_implementation() {
 }
 
 /// Prints the vmax = 5, p = 0.25 fundamental diagram (docs/models.md):
-/// `cargo test --no-default-features --test validation -- --ignored --nocapture nasch_vmax5_diagram`
+/// `cargo test --no-default-features --test suite -- --ignored --nocapture validation::nasch_vmax5_diagram`
 #[test]
 #[ignore = "prints a table; takes about a minute in a debug build"]
 fn nasch_vmax5_diagram() {

@@ -21,16 +21,7 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn scenario_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 2, "expected the scenario files, found {v:?}");
-    v
-}
+use crate::common::scenario_files;
 
 /// A run length that is quick but covers every scheduled fault and edit (a `--ticks`
 /// below a fault's start is refused).
@@ -238,8 +229,10 @@ fn a_sweep_does_not_depend_on_its_job_count() {
     let csv = std::fs::read_to_string(a.join("sweep.csv")).expect("sweep.csv");
     assert_eq!(csv.lines().count(), 1 + 2 * 2, "one row per (loss, seed):\n{csv}");
     assert_eq!(std::fs::read(b.join("sweep.csv")).expect("sweep.csv"), csv.as_bytes(), "sweep.csv depends on --jobs");
-    for k in 0..4 {
-        let run = format!("runs/{k:04}");
+    let runs: Vec<String> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap_or("").to_string()).collect();
+    assert_eq!(runs.len(), 4);
+    for k in &runs {
+        let run = format!("runs/{:04}", k.parse::<u64>().expect("run number"));
         for f in ["metrics.csv", "events.jsonl"] {
             let x = std::fs::read(a.join(&run).join(f)).expect("output");
             let y = std::fs::read(b.join(&run).join(f)).expect("output");
@@ -254,14 +247,12 @@ fn a_sweep_does_not_depend_on_its_job_count() {
         &single,
         &["--ticks", "200", "--seed", "2", "--set", "coordination=Decentralized", "--set", "channel.loss=0.3"],
     );
-    let point = csv
+    // sweep.csv: run,config,seed,channel.loss,...
+    let point: u64 = csv
         .lines()
         .skip(1)
-        .position(|l| {
-            l.starts_with(|c: char| c.is_ascii_digit())
-                && l.split(',').nth(1) == Some("2")
-                && l.split(',').nth(2) == Some("0.3")
-        })
+        .find(|l| l.split(',').nth(2) == Some("2") && l.split(',').nth(3) == Some("0.3"))
+        .and_then(|l| l.split(',').next()?.parse().ok())
         .expect("a row for seed 2, loss 0.3");
     let run_dir = a.join(format!("runs/{point:04}"));
     assert_eq!(
