@@ -285,7 +285,7 @@ pub fn sweep_figures(dir: &Path) -> Result<Vec<Figure>, PlotError> {
                 }
                 lines.push(Line { name: arm.clone().unwrap_or_else(|| "mean, 95 % interval".into()), points, bars });
             }
-            let metric = header[m].trim_start_matches("mean_").to_string();
+            let metric = header[m].strip_prefix("mean_").unwrap_or(&header[m]).to_string();
             figs.push(Figure {
                 stem: format!("{}_vs_{}", slug(&header[m]), slug(f)),
                 title: format!("{name}: mean {metric} against {f}"),
@@ -320,7 +320,7 @@ pub fn sweep_figures(dir: &Path) -> Result<Vec<Figure>, PlotError> {
                     by_metric.entry(r[mc].clone()).or_default().push((config, num(&r[dc]), num(&r[lc]), num(&r[hc])));
                 }
                 for (metric, pts) in by_metric {
-                    let m = metric.trim_start_matches("mean_");
+                    let m = metric.strip_prefix("mean_").unwrap_or(&metric);
                     figs.push(Figure {
                         stem: format!("pair_{}", slug(&metric)),
                         title: format!(
@@ -405,6 +405,45 @@ fn x_range(fig: &Figure) -> (f64, f64) {
     }
 }
 
+/// An axis label: at most four significant decimals, no trailing zeros, never "-0".
+fn tick_label(v: f64) -> String {
+    if v.abs() < 1e-12 {
+        return "0".into();
+    }
+    if v.abs() >= 1e5 || v.abs() < 1e-3 {
+        return format!("{v:.2e}");
+    }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// The corner of the plot area whose box (a third of the width, a quarter of the height)
+/// the fewest points and interval ends fall in, for the key: it never hides a line when a
+/// corner is free.
+fn legend_corner(fig: &Figure, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+    let (w, h) = (x1 - x0, y1 - y0);
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let inside = |x: f64, y: f64, right: bool, top: bool| {
+        let in_x = if right { x >= x1 - w / 3.0 } else { x <= x0 + w / 3.0 };
+        let in_y = if top { y >= y1 - h / 4.0 } else { y <= y0 + h / 4.0 };
+        in_x && in_y
+    };
+    let count = |right: bool, top: bool| {
+        fig.lines
+            .iter()
+            .flat_map(|l| l.points.iter().copied().chain(l.bars.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)])))
+            .filter(|&(x, y)| x.is_finite() && y.is_finite() && inside(x, y, right, top))
+            .count()
+    };
+    corners.into_iter().min_by_key(|&(_, r, t)| count(r, t)).map_or(SeriesLabelPosition::UpperRight, |c| c.0)
+}
+
 /// Draws a figure on any plotters backend.
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String>
 where
@@ -417,6 +456,7 @@ where
     let mut chart = ChartBuilder::on(root)
         .caption(&fig.title, ("sans-serif", 22))
         .margin(14)
+        .margin_right(34)
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(x0..x1, y0..y1)
@@ -433,6 +473,11 @@ where
     };
     if !fig.categories.is_empty() {
         mesh.x_labels(fig.categories.len() + 1).x_label_formatter(&fmt_cat);
+    }
+    let fmt_num = |v: &f64| tick_label(*v);
+    mesh.y_label_formatter(&fmt_num);
+    if fig.categories.is_empty() {
+        mesh.x_label_formatter(&fmt_num);
     }
     mesh.draw().map_err(e)?;
     if fig.zero_line {
@@ -481,7 +526,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(legend_corner(fig, (x0, x1), (y0, y1)))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
         .label_font(("sans-serif", 15))

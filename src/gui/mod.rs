@@ -161,7 +161,7 @@ impl Plugin for GuiPlugin {
         if app.world().contains_resource::<ScreenshotPlan>() {
             app.add_plugins(screenshot::plugin);
         } else if app.world().contains_resource::<screenshot::RunThenPause>() {
-            app.add_systems(Last, screenshot::run_then_pause);
+            app.add_systems(Last, screenshot::run_then_pause.run_if(resource_exists::<screenshot::RunThenPause>));
         }
     }
 }

@@ -225,3 +225,41 @@ fn app_draws_ring_and_grid_with_panels() {
     assert!(!log.contains("slab_allocator"), "grid: mesh allocator errors in the log:\n{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--after-ticks` without `--screenshot` runs to the tick and then stays open, paused (it
+/// used to panic on the first frame after reaching it).
+#[test]
+fn after_ticks_without_a_screenshot_opens_paused_and_stays_open() {
+    let x = match start_xvfb() {
+        Ok(x) => x,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traffic_ring.ron");
+    let mut app = Command::new(env!("CARGO_BIN_EXE_masim"))
+        .arg("gui")
+        .arg(&file)
+        .args(["--after-ticks", "50"])
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start masim gui");
+    // Software rendering opens the window in a few seconds; give it time to reach the
+    // tick and draw many frames after it.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(25) {
+        if let Some(status) = app.try_wait().expect("wait for masim") {
+            let out = app.wait_with_output().expect("output");
+            panic!("the app exited ({status}) instead of staying open:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = app.kill();
+    let out = app.wait_with_output().expect("output");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains("panic") && !log.contains("failed validation"), "{log}");
+}
