@@ -1,7 +1,8 @@
 //! No two robots in one cell and no two robots through each other, ever: long runs under
 //! every coordination strategy on a floor of one-cell aisles, with 30 % message loss,
 //! latency spikes, robot crashes, breakdowns, move delays, a silent fleet manager, a
-//! blocked cell and a charger outage. Checked on the trace (every robot's cell at every
+//! network partition (the floor's left columns cut off from everyone else), a blocked cell
+//! and a charger outage. Checked on the trace (every robot's cell at every
 //! tick, from agents.csv), not only on the `conflicts` counter; the checker itself is shown
 //! to catch both kinds of conflict.
 
@@ -30,6 +31,7 @@ const BASE: &str = r#"(
     (at: 450, duration: 120, fault: Crash(kind: FleetManager, fraction: 1.0)),
     (at: 650, duration: 80, fault: Latency(extra_ticks: 3)),
     (at: 800, duration: 60, fault: Loss(loss: 0.6)),
+    (at: 880, duration: 70, fault: Partition(regions: [(x0: -1000.0, y0: -1000.0, x1: 5.0, y1: 1000.0)])),
   ],
   output: (record_every: 10, trace_every: 1),
   world: Warehouse((
@@ -181,6 +183,16 @@ fn no_conflict_under_any_strategy_with_faults_and_thirty_percent_loss() {
         assert!(sum("msgs_dropped_loss") > 0.0, "{name}: no message lost");
         let states: std::collections::BTreeSet<&str> = t.values().flatten().map(|r| r.2.as_str()).collect();
         assert!(states.contains("crashed") && states.contains("broken"), "{name}: {states:?}");
+        if name != "none" {
+            // The partition cut messages: more unreachable copies while it lasted than in as
+            // many ticks before it (crashed recipients count as unreachable too).
+            let tick = col("tick");
+            let unreachable = |from: f64, to: f64| -> f64 {
+                out.rows.iter().filter(|r| r[tick] > from && r[tick] <= to).map(|r| r[col("msgs_dropped_range")]).sum()
+            };
+            let (during, before) = (unreachable(880.0, 950.0), unreachable(810.0, 880.0));
+            assert!(during > before + 10.0, "{name}: the partition cut {during} copies, {before} before it");
+        }
         if name.starts_with("central") {
             // Lost and late reservations happened, and never became conflicts.
             assert!(sum("stale_reservations") + sum("interlock_stops") > 0.0, "{name}: no stale reservation");
