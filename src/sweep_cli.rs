@@ -32,22 +32,7 @@ fn experiment(a: &SweepArgs) -> Result<(Experiment, Option<String>), Failure> {
         let (e, t) = experiment::load_file(&a.file).map_err(|e| Failure::BadInput(e.to_string()))?;
         (e, Some(t))
     } else {
-        (
-            Experiment {
-                scenario: a.file.clone(),
-                description: String::new(),
-                set: Default::default(),
-                ticks: None,
-                factors: Vec::new(),
-                design: Default::default(),
-                seeds: None,
-                pair: None,
-                metrics: Vec::new(),
-                from_tick: 0,
-                keep: Keep::All,
-            },
-            None,
-        )
+        (Experiment { scenario: a.file.clone(), ..Default::default() }, None)
     };
     if let Some(s) = &a.seeds {
         exp.seeds = Some(Seeds::Spec(s.clone()));

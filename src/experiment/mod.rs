@@ -107,7 +107,7 @@ pub enum Keep {
 }
 
 /// An experiment file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// The scenario file, relative to the experiment file.
@@ -206,13 +206,7 @@ pub fn parse_seeds(spec: &str) -> Result<Vec<u64>, String> {
 /// checked by [`Plan::build`].
 pub fn load_file(path: &Path) -> Result<(Experiment, String), ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
-        origin: origin.clone(),
-        message: match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            _ => format!("cannot read: {e}"),
-        },
-    })?;
+    let text = scenario::read_text(path, "experiment")?;
     let clean = scenario::without_bom(&text);
     let mut exp: Experiment = scenario::ron_options().from_str(clean).map_err(|e| ScenarioError::Invalid {
         origin: origin.clone(),

@@ -186,6 +186,27 @@ impl ScenarioError {
     }
 }
 
+/// A RON file's text, or why it cannot be read (`what` names the kind of file expected in
+/// the messages: "scenario", "experiment").
+pub(crate) fn read_text(path: &Path, what: &str) -> Result<String, ScenarioError> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError::Io {
+        origin: origin.clone(),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::IsADirectory => format!("is a folder, not a {what} file"),
+            _ => format!("cannot read: {e}"),
+        },
+    })?;
+    String::from_utf8(bytes).map_err(|e| ScenarioError::Io {
+        origin,
+        message: format!(
+            "not UTF-8 text (byte {} is not valid UTF-8): is this a {what} file?",
+            e.utf8_error().valid_up_to()
+        ),
+    })
+}
+
 /// Reads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     load_file_as(path)
@@ -194,21 +215,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 /// [`load_file`] for a scenario of any world.
 pub fn load_file_as<W: WorldSpec>(path: &Path) -> Result<Scenario<W>, ScenarioError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ScenarioError::Io {
-        origin: origin.clone(),
-        message: match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::IsADirectory => "is a folder, not a scenario file".to_string(),
-            _ => format!("cannot read: {e}"),
-        },
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Io {
-        origin: origin.clone(),
-        message: format!(
-            "not UTF-8 text (byte {} is not valid UTF-8): is this a scenario file?",
-            e.utf8_error().valid_up_to()
-        ),
-    })?;
+    let text = read_text(path, "scenario")?;
     let base = path.parent().unwrap_or(Path::new(""));
     load_str_in(&text, &origin, base)
 }
