@@ -58,6 +58,9 @@ impl<W: WorldSpec> LiveScenario<W> {
         if let Some(f) = world.get_resource::<Faults>() {
             s.faults = f.timeline.session();
         }
+        if let Some(a) = world.get_resource::<sim::Attacks>() {
+            s.attacks = a.timeline.session();
+        }
         s.world.record_session(world);
         s
     }
@@ -117,6 +120,10 @@ fn apply_edits<W: WorldSpec>(world: &mut World) {
         channel.config = s.channel.clone();
     }
     world.resource_mut::<CoordinationRes>().0 = s.coordination;
+    let mut sec = world.resource_mut::<sim::Security>();
+    if sec.config != s.security {
+        sec.config = s.security.clone();
+    }
     s.world.install(world);
 }
 
@@ -139,6 +146,8 @@ fn settings<W: WorldSpec>(scenario: &Scenario<W>) -> SimSettings {
         channel: scenario.channel.clone(),
         coordination: scenario.coordination,
         faults: scenario.faults.clone(),
+        security: scenario.security.clone(),
+        attacks: scenario.attacks.clone(),
     }
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::sim::timeline::{self, Timed};
-use crate::sim::{ChannelConfig, Coordination, FaultSpec};
+use crate::sim::{AttackSpec, ChannelConfig, Coordination, FaultSpec, SecurityConfig};
 use crate::worlds::{Fixed, WorldSpec};
 
 /// The built-in default scenario (the Sugiyama ring), so the app works from any folder.
@@ -54,6 +54,12 @@ pub struct Scenario<W = WorldConfig> {
     /// Fault timeline.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Attack timeline: adversaries and what they do (docs/security.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attacks: Vec<AttackSpec>,
+    /// Which defences are on; every field can change while running.
+    #[serde(default)]
+    pub security: SecurityConfig,
     /// Parameter changes at given ticks (also what the desktop app records).
     #[serde(default)]
     pub edits: Vec<Edit>,
@@ -428,6 +434,11 @@ impl<W: WorldSpec> Scenario<W> {
         for k in timeline::truncate(&mut self.faults, ticks) {
             let f = &faults[k];
             said.push(format!("faults[{k}] ({} at tick {}) starts after the run's end", f.fault.name(), f.at()));
+        }
+        let attacks = self.attacks.clone();
+        for k in timeline::truncate(&mut self.attacks, ticks) {
+            let a = &attacks[k];
+            said.push(format!("attacks[{k}] ({} at tick {}) starts after the run's end", a.attack.name(), a.at()));
         }
         let mut k = 0;
         self.edits.retain(|e| {

@@ -3,7 +3,9 @@
 //! problem is a field path and a message; the loader adds line:column.
 
 use super::Scenario;
-use crate::sim::FaultKind;
+use crate::sim::security::{AttackKind, AttackSpec, Falsify};
+use crate::sim::timeline::Timed;
+use crate::sim::{AgentKind, FaultKind};
 use crate::worlds::{Checker, CoreView, WorldSpec};
 
 type Problems = Vec<(String, String)>;
@@ -48,44 +50,11 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
     let kinds = s.world.agent_kinds();
     for (i, f) in s.faults.iter().enumerate() {
         let p = format!("faults[{i}]");
-        if f.at >= s.ticks {
-            v.bad(
-                format!("{p}.at"),
-                format!("starts at tick {} but the run ends at tick {} (ticks: {})", f.at, s.ticks, s.ticks),
-            );
-        }
-        if f.duration == Some(0) {
-            v.bad(format!("{p}.duration"), "must be at least 1 tick (leave it out for a fault that lasts)");
-        }
-        if let Some(e) = f.ended_at {
-            let planned_end = f.duration.map(|d| f.at.saturating_add(d));
-            if e <= f.at || e > s.ticks || planned_end.is_some_and(|end| e >= end) {
-                v.bad(
-                    format!("{p}.ended_at"),
-                    format!(
-                        "is tick {e}; it must be after the start ({}), no later than the run's end ({}){}",
-                        f.at,
-                        s.ticks,
-                        planned_end.map_or(String::new(), |end| format!(" and before the planned end ({end})"))
-                    ),
-                );
-            }
-        }
+        timing(&mut v, &p, "fault", f, s.ticks);
         match &f.fault {
             FaultKind::Crash { fraction, agents: ids, kind } => {
-                if let Some(k) = kind
-                    && !kinds.contains(k)
-                {
-                    let names: Vec<String> = kinds.iter().map(|k| format!("`{}`", k.file_name())).collect();
-                    v.bad(
-                        format!("{p}.fault.kind"),
-                        format!(
-                            "this {} world has no agents of kind `{}`; its kinds are {}",
-                            s.world.name(),
-                            k.file_name(),
-                            names.join(", ")
-                        ),
-                    );
+                if let Some(k) = kind {
+                    known_kind(&mut v, &format!("{p}.fault.kind"), *k, s.world.name(), &kinds);
                 }
                 v.probability(&format!("{p}.fault.fraction"), *fraction);
                 if *fraction == 0.0 && ids.is_empty() {
@@ -114,6 +83,16 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
             }
             FaultKind::Blackout { region } => v.rect(&format!("{p}.fault.region"), region),
         }
+    }
+
+    let messages = s.world.message_kinds();
+    for (i, a) in s.attacks.iter().enumerate() {
+        let p = format!("attacks[{i}]");
+        timing(&mut v, &p, "attack", a, s.ticks);
+        attack(&mut v, &p, a, s, &kinds, &messages, agents);
+    }
+    for (field, why) in s.security.problems() {
+        v.bad(format!("security.{field}"), why);
     }
 
     for (i, e) in s.edits.iter().enumerate() {
@@ -150,4 +129,133 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
         }
     }
     out
+}
+
+/// A timeline entry's start, duration and hand end against the run's length.
+fn timing(v: &mut Checker, p: &str, what: &str, t: &impl Timed, ticks: u64) {
+    let at = t.at();
+    if at >= ticks {
+        v.bad(format!("{p}.at"), format!("starts at tick {at} but the run ends at tick {ticks} (ticks: {ticks})"));
+    }
+    if t.duration() == Some(0) {
+        v.bad(format!("{p}.duration"), format!("must be at least 1 tick (leave it out for {what} that lasts)"));
+    }
+    if let Some(e) = t.ended_at() {
+        let planned_end = t.duration().map(|d| at.saturating_add(d));
+        if e <= at || e > ticks || planned_end.is_some_and(|end| e >= end) {
+            v.bad(
+                format!("{p}.ended_at"),
+                format!(
+                    "is tick {e}; it must be after the start ({at}), no later than the run's end ({ticks}){}",
+                    planned_end.map_or(String::new(), |end| format!(" and before the planned end ({end})"))
+                ),
+            );
+        }
+    }
+}
+
+/// An agent kind the world has.
+fn known_kind(v: &mut Checker, path: &str, k: AgentKind, world: &str, kinds: &[AgentKind]) {
+    if !kinds.contains(&k) {
+        let names: Vec<String> = kinds.iter().map(|k| format!("`{}`", k.file_name())).collect();
+        v.bad(
+            path,
+            format!("this {world} world has no agents of kind `{}`; its kinds are {}", k.file_name(), names.join(", ")),
+        );
+    }
+}
+
+/// One attack's attackers and parameters.
+fn attack<W: WorldSpec>(
+    v: &mut Checker,
+    p: &str,
+    a: &AttackSpec,
+    s: &Scenario<W>,
+    kinds: &[AgentKind],
+    messages: &[&'static str],
+    agents: u64,
+) {
+    let who = &a.attackers;
+    if let Some(k) = who.kind {
+        known_kind(v, &format!("{p}.attackers.kind"), k, s.world.name(), kinds);
+    }
+    v.probability(&format!("{p}.attackers.share"), who.share);
+    let needs_attackers = !matches!(a.attack, AttackKind::FalseData { .. });
+    if needs_attackers && who.share == 0.0 && who.agents.is_empty() {
+        v.bad(format!("{p}.attackers"), "names nobody: give a share above 0 (with a kind) or a list of agents");
+    }
+    for (k, id) in who.agents.iter().enumerate() {
+        if u64::from(*id) >= agents {
+            v.bad(
+                format!("{p}.attackers.agents[{k}]"),
+                format!("no agent {id}: this scenario has agents 0..{}", agents.saturating_sub(1)),
+            );
+        }
+    }
+    let q = format!("{p}.attack");
+    if let Some(m) = a.attack.msg()
+        && !messages.is_empty()
+        && !messages.contains(&m)
+    {
+        v.bad(
+            format!("{q}.msg"),
+            format!(
+                "this {} world sends no `{m}` messages; its message kinds are {}",
+                s.world.name(),
+                messages.join(", ")
+            ),
+        );
+    }
+    if let Some(f) = a.attack.falsify() {
+        let fp = format!("{q}.falsify");
+        if let Some(field) = f.field()
+            && field > 3
+        {
+            v.bad(format!("{fp}.field"), format!("is {field}; a payload has fields 0..=3"));
+        }
+        match *f {
+            Falsify::Offset { by, .. } | Falsify::Equivocate { by, .. } => {
+                v.finite(&format!("{fp}.by"), by);
+            }
+            Falsify::Extreme { value, .. } => {
+                v.finite(&format!("{fp}.value"), value);
+            }
+            Falsify::Random { lo, hi, .. } => {
+                if v.finite(&format!("{fp}.lo"), lo) && v.finite(&format!("{fp}.hi"), hi) && hi < lo {
+                    v.bad(format!("{fp}.hi"), format!("is {hi}, below lo ({lo})"));
+                }
+            }
+            Falsify::Keep => {}
+        }
+    }
+    match &a.attack {
+        AttackKind::Sybil { ghosts, .. } => {
+            if !(1..=64).contains(ghosts) {
+                v.bad(format!("{q}.ghosts"), format!("is {ghosts}; give 1..=64 ghost identities per attacker"));
+            }
+        }
+        AttackKind::Replay { delay_ticks, .. } => v.at_least(&format!("{q}.delay_ticks"), *delay_ticks, 1),
+        AttackKind::Flooding { to, per_tick, bytes, .. } => {
+            v.at_least(&format!("{q}.per_tick"), u64::from(*per_tick), 1);
+            if *per_tick > 10_000 {
+                v.bad(format!("{q}.per_tick"), format!("is {per_tick}; at most 10000 messages per attacker per tick"));
+            }
+            v.at_least(&format!("{q}.bytes"), u64::from(*bytes), 1);
+            if let Some(t) = to
+                && u64::from(*t) >= agents
+            {
+                v.bad(
+                    format!("{q}.to"),
+                    format!("no agent {t}: this scenario has agents 0..{}", agents.saturating_sub(1)),
+                );
+            }
+        }
+        AttackKind::FalseData { magnitude, .. } => {
+            v.finite(&format!("{q}.magnitude"), *magnitude);
+        }
+        _ => {}
+    }
+    if let Err(why) = s.world.honours(&a.attack) {
+        v.bad(q, why);
+    }
 }

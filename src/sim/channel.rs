@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::Rect;
 use super::registry::MetricSpec;
+use super::security::flags;
 use super::spatial::GridIndex;
 use super::{Agent, AgentId, AgentKind, Crashed, Pose, SimClock, rng};
 
@@ -97,6 +98,15 @@ pub struct Message {
     pub sent: u64,
     /// Content: meaning depends on the kind.
     pub payload: [f32; 4],
+    /// The sender's sequence number (from 1, per sender), which authentication protects;
+    /// the channel numbers every genuine message.
+    pub seq: u32,
+    /// The agent whose radio transmitted it (the attack layer's ground truth: `from` is
+    /// what the message claims).
+    pub origin: AgentId,
+    /// The attack layer's ground truth and instructions ([`super::security::flags`]);
+    /// zero for every genuine message. Defences never read it.
+    pub flags: u8,
 }
 
 /// Messages delivered to an agent this tick (cleared every tick).
@@ -111,7 +121,7 @@ pub struct Outbox(pub Vec<Message>);
 impl Outbox {
     /// Queues a message.
     pub fn send(&mut self, from: AgentId, dest: Dest, kind: &'static str, bytes: u32, sent: u64, payload: [f32; 4]) {
-        self.0.push(Message { from, dest, kind, bytes, sent, payload });
+        self.0.push(Message { from, dest, kind, bytes, sent, payload, seq: 0, origin: from, flags: 0 });
     }
 }
 
@@ -271,8 +281,12 @@ pub struct Channel {
     /// The agent kinds the world registered; a broadcast to another kind is refused
     /// (empty: no check, as in a bare app without a world).
     pub kinds: Vec<AgentKind>,
+    /// Bytes authentication adds to each message (0 with authentication off); the
+    /// security layer sets it.
+    pub tag_bytes: u32,
     /// Kinds a broadcast named that the world does not have, each logged once.
     refused_kinds: Vec<AgentKind>,
+    seqs: Vec<u32>,
     rng: ChaCha8Rng,
     in_flight: VecDeque<Vec<Envelope>>,
     base_tick: u64,
@@ -301,7 +315,9 @@ impl Channel {
             trace: false,
             traces: Vec::new(),
             kinds: Vec::new(),
+            tag_bytes: 0,
             refused_kinds: Vec::new(),
+            seqs: Vec::new(),
             rng: rng::stream(seed, "channel", 0),
             in_flight: VecDeque::new(),
             base_tick: 0,
@@ -481,10 +497,26 @@ pub(crate) fn communicate(
                 continue;
             }
             if !crashed {
-                pending.extend(out.0.iter().copied().map(|mut m| {
-                    m.from = agent.id;
-                    m
-                }));
+                for &m0 in out.0.iter() {
+                    let mut m = m0;
+                    m.origin = agent.id;
+                    if m.flags & flags::SPOOFED == 0 {
+                        m.from = agent.id;
+                    }
+                    if m.flags & (flags::SPOOFED | flags::REPLAY) == 0 {
+                        // Genuine messages are numbered per sender, in the order queued.
+                        let i = agent.id.0 as usize;
+                        if ch.seqs.len() <= i {
+                            ch.seqs.resize(i + 1, 0);
+                        }
+                        ch.seqs[i] = ch.seqs[i].wrapping_add(1);
+                        m.seq = ch.seqs[i];
+                    }
+                    if m.flags & flags::REPLAY == 0 {
+                        m.bytes += ch.tag_bytes;
+                    }
+                    pending.push(m);
+                }
             }
             out.0.clear();
         }

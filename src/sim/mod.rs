@@ -11,6 +11,7 @@ pub mod kind;
 pub mod metrics;
 pub mod registry;
 pub mod rng;
+pub mod security;
 pub mod spatial;
 pub mod timeline;
 
@@ -25,6 +26,7 @@ pub use kind::AgentKind;
 pub use metrics::{Metrics, WorldSummary};
 pub use registry::{Agg, MessageKind, MetricGroup, MetricSpec, Registry, RunTable, SimAppExt, TraceTable};
 pub use rng::AgentRng;
+pub use security::{AttackSpec, Attacks, Hijacked, Security, SecurityConfig};
 pub use timeline::{Timed, Timeline};
 
 /// The schedule that advances the world by exactly one tick. Nothing runs it on a wall
@@ -69,6 +71,17 @@ pub enum CommunicateSet {
     Tamper,
     Route,
     Verify,
+}
+
+/// Sub-sets of [`CommunicateSet::Verify`], chained in this order: the core checks MACs
+/// and anti-replay windows, the worlds run their plausibility checks (calling
+/// [`Security::judge`]), the core drops what distrusted senders sent and counts what
+/// adversaries got through.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VerifySet {
+    Authenticate,
+    Plausibility,
+    Trust,
 }
 
 /// Sub-sets of [`Phase::Measure`], chained in this order: the world's metrics and events,
@@ -220,6 +233,8 @@ pub struct SimSettings {
     pub channel: ChannelConfig,
     pub coordination: Coordination,
     pub faults: Vec<FaultSpec>,
+    pub security: SecurityConfig,
+    pub attacks: Vec<AttackSpec>,
 }
 
 /// The core plugin: clock, phases, channel, faults, metrics and the event log.
@@ -262,6 +277,11 @@ impl Plugin for SimPlugin {
             SimTick,
             (CommunicateSet::Tamper, CommunicateSet::Route, CommunicateSet::Verify).in_set(Phase::Communicate),
         );
+        app.configure_sets(SimTick, (VerifySet::Authenticate, VerifySet::Plausibility, VerifySet::Trust).chain());
+        app.configure_sets(
+            SimTick,
+            (VerifySet::Authenticate, VerifySet::Plausibility, VerifySet::Trust).in_set(CommunicateSet::Verify),
+        );
         app.configure_sets(SimTick, (MeasureSet::World, MeasureSet::Layers, MeasureSet::Record).chain());
         app.configure_sets(SimTick, (MeasureSet::World, MeasureSet::Layers, MeasureSet::Record).in_set(Phase::Measure));
         app.insert_resource(Metrics::new(s.record_every));
@@ -274,12 +294,22 @@ impl Plugin for SimPlugin {
             ],
         );
         app.register_metrics(MetricGroup::Channel, &CommStats::SPECS);
+        app.register_metrics(MetricGroup::Layer, &security::SecStats::SPECS);
+        app.register_message_kinds(&[MessageKind {
+            name: security::attacks::FLOOD,
+            about: "an adversary's junk (flooding attack)",
+        }]);
         insert_state(app.world_mut(), s);
         app.add_schedule(Schedule::new(SpawnWorld));
         app.add_schedule(Schedule::new(ResetWorld));
         app.add_systems(Startup, |world: &mut World| world.run_schedule(SpawnWorld));
         app.add_systems(SimTick, faults::apply_faults.in_set(InjectSet::Faults));
+        app.add_systems(SimTick, security::attacks::start_attacks.in_set(InjectSet::Attacks));
+        app.add_systems(SimTick, security::attacks::tamper.in_set(CommunicateSet::Tamper));
         app.add_systems(SimTick, channel::communicate.in_set(CommunicateSet::Route));
+        app.add_systems(SimTick, security::authenticate.in_set(VerifySet::Authenticate));
+        app.add_systems(SimTick, security::trust.in_set(VerifySet::Trust));
+        app.add_systems(SimTick, security::record.in_set(MeasureSet::Layers));
         app.add_systems(SimTick, (metrics::record_row, advance_clock).chain().in_set(MeasureSet::Record));
     }
 
@@ -306,6 +336,8 @@ fn insert_state(world: &mut World, s: &SimSettings) {
     channel.kinds = world.get_resource::<Registry>().map(|r| r.kinds().to_vec()).unwrap_or_default();
     world.insert_resource(channel);
     world.insert_resource(Faults::new(s.faults.clone(), s.seed));
+    world.insert_resource(Security::new(s.security.clone()));
+    world.insert_resource(Attacks::new(s.attacks.clone(), s.seed));
     world.insert_resource(EventLog::new(s.max_events));
     world.insert_resource(Timings::default());
     world.resource_mut::<Metrics>().clear(s.record_every);

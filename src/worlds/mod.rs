@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::Checker;
 
+use crate::sim::security::AttackKind;
 use crate::sim::{AgentKind, Coordination};
 
 /// The settings of a world in force, as a resource its systems read. The runner replaces
@@ -64,6 +65,22 @@ pub trait WorldSpec:
     /// How many agents spawn at start (their ids are 0..count, in the world's documented
     /// spawn order).
     fn agent_count(&self) -> u64;
+
+    /// The kinds of message its agents send (attacks that name a message kind are
+    /// checked against them).
+    fn message_kinds(&self) -> Vec<&'static str>;
+
+    /// Whether the world can carry out `attack` with these settings; the reason when not.
+    /// The message-level attacks and hijacking work everywhere (a world without a hijack
+    /// behaviour says so here); false data needs a state estimator.
+    fn honours(&self, attack: &AttackKind) -> Result<(), String> {
+        match attack {
+            AttackKind::FalseData { .. } => {
+                Err(format!("false data injection needs a state estimator, and the {} world has none", self.name()))
+            }
+            _ => Ok(()),
+        }
+    }
 
     /// Checks the world's section; reports each problem with its field path.
     fn validate(&self, core: &CoreView, out: &mut Checker);
@@ -153,6 +170,12 @@ impl WorldSpec for WorldConfig {
     }
     fn agent_count(&self) -> u64 {
         each_world!(self, w => w.agent_count())
+    }
+    fn message_kinds(&self) -> Vec<&'static str> {
+        each_world!(self, w => w.message_kinds())
+    }
+    fn honours(&self, attack: &AttackKind) -> Result<(), String> {
+        each_world!(self, w => w.honours(attack))
     }
     fn validate(&self, core: &CoreView, out: &mut Checker) {
         each_world!(self, w => w.validate(core, out))

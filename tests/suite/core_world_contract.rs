@@ -59,6 +59,10 @@ impl WorldSpec for LineWorld {
     fn name(&self) -> &'static str {
         "line"
     }
+    fn message_kinds(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     fn agent_kinds(&self) -> Vec<AgentKind> {
         vec![WALKER]
     }

@@ -114,6 +114,10 @@ impl WorldSpec for PowerConfig {
         "power"
     }
 
+    fn message_kinds(&self) -> Vec<&'static str> {
+        MESSAGES.iter().map(|m| m.name).collect()
+    }
+
     fn agent_kinds(&self) -> Vec<AgentKind> {
         let mut v = vec![GENERATOR];
         if !self.batteries.is_empty() {

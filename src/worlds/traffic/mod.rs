@@ -115,6 +115,14 @@ impl WorldSpec for TrafficConfig {
         if self.is_ring() { "traffic/ring" } else { "traffic/city" }
     }
 
+    fn message_kinds(&self) -> Vec<&'static str> {
+        if self.is_ring() {
+            RING_MESSAGES.iter().map(|m| m.name).collect()
+        } else {
+            CITY_MESSAGES.iter().map(|m| m.name).collect()
+        }
+    }
+
     fn agent_kinds(&self) -> Vec<AgentKind> {
         if self.is_ring() { vec![VEHICLE, CONTROLLER] } else { vec![TRAFFIC_LIGHT, CONTROLLER, VEHICLE] }
     }

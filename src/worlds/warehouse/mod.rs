@@ -204,6 +204,10 @@ impl WorldSpec for WarehouseConfig {
         "warehouse"
     }
 
+    fn message_kinds(&self) -> Vec<&'static str> {
+        MESSAGES.iter().map(|m| m.name).collect()
+    }
+
     fn agent_kinds(&self) -> Vec<AgentKind> {
         vec![FLEET_MANAGER, ZONE_MANAGER, ROBOT]
     }

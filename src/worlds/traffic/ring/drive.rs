@@ -1,7 +1,13 @@
 //! The ring's vehicles every tick: perceiving the vehicle ahead, deciding how to drive
 //! under each coordination strategy, moving, and keeping road space uncontended.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rand::RngExt;
+
+use super::security::{HIJACK_BRAKE_S, HIJACK_DECEL, HIJACK_PERIOD_S};
+use crate::sim::Hijacked;
+use crate::sim::security::{Aggregation, Security, flags};
 
 use super::*;
 
@@ -63,6 +69,7 @@ pub(super) fn decide_vehicles(
     coord: Res<CoordinationRes>,
     ring: Res<RingRoad>,
     ctl: Res<Controllers>,
+    mut sec: ResMut<Security>,
     mut q: Query<
         (
             &Agent,
@@ -74,10 +81,13 @@ pub(super) fn decide_vehicles(
             &mut Outbox,
             &mut AgentRng,
             Option<&mut Cell>,
+            Option<&Hijacked>,
         ),
         Without<Crashed>,
     >,
 ) {
+    let aggregation = sec.config.aggregation;
+    let lies = AtomicU64::new(0);
     let cfg = &params.0;
     let d = &cfg.driving;
     let now = clock.tick;
@@ -89,14 +99,18 @@ pub(super) fn decide_vehicles(
     let sectors = ctl.sectors.len() as u32;
     let length = ring.length;
     let av_alpha = (dt / cfg.controller.av_window_s.max(dt)).min(1.0);
-    q.par_iter_mut().for_each(|(agent, mut v, p, inbox, mut link, mut dec, mut out, mut rng, cell)| {
+    q.par_iter_mut().for_each(|(agent, mut v, p, inbox, mut link, mut dec, mut out, mut rng, cell, hijacked)| {
         // What arrived. V2V beacons from the vehicles around give a consensus speed.
         let (mut heard, mut heard_sum) = (0u32, 0.0f64);
+        let mut heard_speeds: Vec<f64> = Vec::new();
         for m in &inbox.0 {
             match m.kind {
                 MSG_V2V => {
                     heard += 1;
                     heard_sum += f64::from(m.payload[0]);
+                    if aggregation != Aggregation::Mean {
+                        heard_speeds.push(f64::from(m.payload[0]));
+                    }
                     if Some(m.from) == p.target && m.sent >= link.leader_msg_tick {
                         link.leader_msg_tick = m.sent;
                         link.leader_speed = f64::from(m.payload[0]);
@@ -160,9 +174,12 @@ pub(super) fn decide_vehicles(
                         // keeps the short cooperative gap and damps waves.
                         // The floor of half the equilibrium speed for the own gap lets
                         // a stopped platoon restart (a consensus of zeros stays zero).
-                        let consensus = ((heard_sum + v.speed) / f64::from(heard + 1))
-                            .max(0.5 * ip.equilibrium_speed(gap))
-                            .min(ip.v0);
+                        let mean = if aggregation == Aggregation::Mean {
+                            (heard_sum + v.speed) / f64::from(heard + 1)
+                        } else {
+                            aggregation.combine(Some(v.speed), &mut heard_speeds).unwrap_or(v.speed)
+                        };
+                        let consensus = mean.max(0.5 * ip.equilibrium_speed(gap)).min(ip.v0);
                         link.advice = consensus;
                         let cmd = follower_stopper(gap, v.speed, v_lead, consensus);
                         track_speed(ip, cmd, gap, v.speed, v_lead)
@@ -180,8 +197,21 @@ pub(super) fn decide_vehicles(
                         track_speed(ip, cmd, gap, v.speed, v_lead)
                     }
                 };
-                v.accel = a;
-                *dec = Decision { tick: now, action: action_name(mode), reason, value: a as f32 };
+                if let Some(h) = hijacked
+                    && brake_check(now, h.since, dt)
+                {
+                    // Hijacked: a hard brake check, whatever the controller says.
+                    v.accel = -HIJACK_DECEL;
+                    *dec = Decision {
+                        tick: now,
+                        action: "hijacked_brake_check",
+                        reason: "hijacked",
+                        value: v.accel as f32,
+                    };
+                } else {
+                    v.accel = a;
+                    *dec = Decision { tick: now, action: action_name(mode), reason, value: a as f32 };
+                }
             }
             (CarFollowing::Nasch(np), Some(mut c)) => {
                 let gap_cells = (gap / np.cell_m).round() as u32;
@@ -194,13 +224,20 @@ pub(super) fn decide_vehicles(
                 };
                 let dawdle = p_slow > 0.0 && rng.0.random_bool(p_slow);
                 let nv = nasch_speed(c.v, gap_eff, vmax, dawdle);
-                c.v = nv;
-                *dec = Decision {
-                    tick: now,
-                    action: action_name(mode),
-                    reason: if dawdle { "random_slowdown" } else { reason },
-                    value: nv as f32,
-                };
+                if let Some(h) = hijacked
+                    && brake_check(now, h.since, dt)
+                {
+                    c.v = 0;
+                    *dec = Decision { tick: now, action: "hijacked_brake_check", reason: "hijacked", value: 0.0 };
+                } else {
+                    c.v = nv;
+                    *dec = Decision {
+                        tick: now,
+                        action: action_name(mode),
+                        reason: if dawdle { "random_slowdown" } else { reason },
+                        value: nv as f32,
+                    };
+                }
             }
             (CarFollowing::Nasch(_), None) => {}
         }
@@ -210,14 +247,22 @@ pub(super) fn decide_vehicles(
             CarFollowing::Idm(_) => v.speed,
         };
         if coord == Coordination::Decentralized && beacon {
+            // A hijacked vehicle claims to cruise at its mean speed, whatever it does.
+            let (speed, accel) = if hijacked.is_some() { (v.u_avg, 0.0) } else { (speed_now, v.accel) };
             out.send(
                 agent.id,
                 Dest::Near(d.v2v_range_m as f32),
                 MSG_V2V,
                 200,
                 now,
-                [speed_now as f32, v.accel as f32, v.pos as f32, 0.0],
+                [speed as f32, accel as f32, v.pos as f32, 0.0],
             );
+            if hijacked.is_some()
+                && let Some(m) = out.0.last_mut()
+            {
+                m.flags |= flags::ATTACK;
+                lies.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if report && matches!(coord, Coordination::Centralized | Coordination::Hierarchical) && !v.automated {
             let to = if coord == Coordination::Hierarchical && sectors > 0 {
@@ -240,6 +285,12 @@ pub(super) fn decide_vehicles(
             );
         }
     });
+    sec.stats.attack_sent += lies.into_inner();
+}
+
+/// Whether a vehicle hijacked at `since` is in one of its brake checks at `now`.
+fn brake_check(now: u64, since: u64, dt: f64) -> bool {
+    (now.saturating_sub(since) as f64 * dt) % HIJACK_PERIOD_S < HIJACK_BRAKE_S
 }
 
 pub(super) fn action_name(m: Mode) -> &'static str {

@@ -108,6 +108,7 @@ pub(super) fn choose_path(
     channel: Res<Channel>,
     clock: Res<SimClock>,
     crashed: Query<(), (With<Crashed>, With<Vehicle>)>,
+    hijacked: Query<(), (With<crate::sim::Hijacked>, With<Vehicle>)>,
     cars: Query<(&Agent, &Vehicle, &Cell, &Link)>,
     mut fast: ResMut<NaschFastPath>,
 ) {
@@ -115,7 +116,8 @@ pub(super) fn choose_path(
     let base = matches!(params.0.model, CarFollowing::Nasch(_))
         && coord.0 == Coordination::None
         && ring.order.len() >= 2
-        && crashed.is_empty();
+        && crashed.is_empty()
+        && hijacked.is_empty();
     fast.streak = if base { fast.streak.saturating_add(1) } else { 0 };
     let was_active = fast.active;
     fast.active = fast.enabled && fast.streak >= 3 && channel.quiet();

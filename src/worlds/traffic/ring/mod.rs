@@ -8,6 +8,7 @@ mod drive;
 mod fast;
 mod geometry;
 mod measure;
+pub mod security;
 mod spawn;
 
 use std::f64::consts::TAU;
@@ -22,7 +23,8 @@ use super::models::{follower_stopper, nasch_speed, pi_saturation, track_speed};
 use super::{CONTROLLER, Perception, TrafficParams, VEHICLE};
 use crate::sim::{
     Agent, AgentId, AgentIds, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox,
-    InjectSet, MeasureSet, MetricSpec, Metrics, Outbox, Phase, Pose, SimClock, SimTick, SpawnWorld, channel::Channel,
+    InjectSet, MeasureSet, MetricSpec, Metrics, Outbox, Phase, Pose, SimClock, SimTick, SpawnWorld, VerifySet,
+    channel::Channel,
 };
 use geometry::CellCircle;
 
@@ -147,6 +149,7 @@ pub(super) fn build(app: &mut App, cfg: &TrafficConfig) {
         (spawn::sync_vehicle_count, spawn::sync_automated, fast::choose_path).chain().in_set(InjectSet::World),
     );
     app.add_systems(SimTick, drive::perceive.in_set(Phase::Perceive).run_if(fast::general_path));
+    app.add_systems(SimTick, security::check_beacons.in_set(VerifySet::Plausibility).run_if(fast::general_path));
     app.add_systems(SimTick, drive::decide_vehicles.in_set(Phase::Decide).run_if(fast::general_path));
     app.add_systems(SimTick, controllers::decide_controllers.in_set(Phase::Decide));
     app.add_systems(SimTick, drive::act.in_set(Phase::Act).run_if(fast::general_path));
