@@ -84,6 +84,8 @@ fn world(cfg: ChannelConfig, faults: Vec<FaultSpec>, agents: &[(f32, f32, AgentK
         channel: cfg,
         coordination: Coordination::None,
         faults,
+        attacks: Vec::new(),
+        security: Default::default(),
     }));
     app.init_resource::<Script>().init_resource::<Received>().init_resource::<Serial>();
     app.add_systems(SimTick, (record, send).chain().in_set(Phase::Decide));
