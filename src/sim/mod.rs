@@ -13,6 +13,7 @@ pub mod registry;
 pub mod rng;
 pub mod security;
 pub mod spatial;
+pub mod special;
 pub mod timeline;
 
 use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
