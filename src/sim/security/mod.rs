@@ -63,6 +63,11 @@ pub struct SecurityConfig {
     /// Bytes authentication adds to every message (a 16-byte truncated HMAC and a
     /// 4-byte sequence number), charged to the channel.
     pub tag_bytes: u32,
+    /// Authenticated messages carry the tick they were made in under the MAC; receivers
+    /// refuse those older than this on arrival, s (IEEE 1609.2's generation-time check).
+    /// It stops replays to receivers that never heard the original, which the window
+    /// cannot.
+    pub max_age_s: f64,
     /// Receivers check what messages claim against physics and their own sensors (each
     /// world's misbehaviour detection); implausible messages are dropped.
     pub plausibility: bool,
@@ -84,6 +89,7 @@ impl Default for SecurityConfig {
             authentication: false,
             replay_window: 64,
             tag_bytes: 20,
+            max_age_s: 2.0,
             plausibility: false,
             reputation: false,
             forgetting: 0.99,
@@ -99,6 +105,9 @@ impl SecurityConfig {
         let mut out = Vec::new();
         if self.replay_window == 0 || self.replay_window > ReplayWindow::MAX {
             out.push(("replay_window", format!("must be 1..={} sequence numbers", ReplayWindow::MAX)));
+        }
+        if !(self.max_age_s > 0.0 && self.max_age_s.is_finite()) {
+            out.push(("max_age_s", "must be a positive number of seconds".to_string()));
         }
         if self.tag_bytes > 1024 {
             out.push(("tag_bytes", "must be at most 1024 bytes".to_string()));
@@ -368,6 +377,7 @@ pub(crate) fn authenticate(clock: Res<SimClock>, mut sec: ResMut<Security>, mut 
     let now = clock.tick;
     let sec = &mut *sec;
     let auth = sec.config.authentication;
+    let max_age = (sec.config.max_age_s / clock.dt).round() as u64;
     let mut work: Vec<(AgentId, Mut<Inbox>)> =
         inboxes.iter_mut().filter(|(_, i)| !i.0.is_empty()).map(|(a, i)| (a.id, i)).collect();
     work.sort_by_key(|w| w.0);
@@ -387,6 +397,10 @@ pub(crate) fn authenticate(clock: Res<SimClock>, mut sec: ResMut<Security>, mut 
             if auth {
                 if m.flags & flags::NO_KEY != 0 {
                     sec.reject(now, &m, "mac_invalid");
+                    continue;
+                }
+                if now.saturating_sub(m.sent) > max_age {
+                    sec.reject(now, &m, "replay_stale");
                     continue;
                 }
                 match sec.link(to, m.from).window.check(u64::from(m.seq)) {
