@@ -607,7 +607,11 @@ fn set_path(root: &mut Value, path: &str, new: Value) -> Result<(), String> {
         }
         walked.push_str(seg);
         if last {
-            if (next.is_object() || next.is_array()) && !(new.is_object() || new.is_array()) {
+            // An enum variant with data (`{"Wmsr": 1}`) may become a unit variant ("Mean").
+            let variant = next
+                .as_object()
+                .is_some_and(|m| m.len() == 1 && m.keys().all(|k| k.starts_with(|c: char| c.is_ascii_uppercase())));
+            if (next.is_object() || next.is_array()) && !variant && !(new.is_object() || new.is_array()) {
                 return Err(format!("`{walked}` is a section, not a single value; set one of its fields"));
             }
             *next = new;
