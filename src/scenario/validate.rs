@@ -255,7 +255,7 @@ fn attack<W: WorldSpec>(
         }
         _ => {}
     }
-    if let Err(why) = s.world.honours(&a.attack) {
+    if let Err(why) = s.world.honours(a) {
         v.bad(q, why);
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::Checker;
 
-use crate::sim::security::AttackKind;
+use crate::sim::security::{AttackKind, AttackSpec};
 use crate::sim::{AgentKind, Coordination};
 
 /// The settings of a world in force, as a resource its systems read. The runner replaces
@@ -73,8 +73,8 @@ pub trait WorldSpec:
     /// Whether the world can carry out `attack` with these settings; the reason when not.
     /// The message-level attacks and hijacking work everywhere (a world without a hijack
     /// behaviour says so here); false data needs a state estimator.
-    fn honours(&self, attack: &AttackKind) -> Result<(), String> {
-        match attack {
+    fn honours(&self, attack: &AttackSpec) -> Result<(), String> {
+        match attack.attack {
             AttackKind::FalseData { .. } => {
                 Err(format!("false data injection needs a state estimator, and the {} world has none", self.name()))
             }
@@ -174,7 +174,7 @@ impl WorldSpec for WorldConfig {
     fn message_kinds(&self) -> Vec<&'static str> {
         each_world!(self, w => w.message_kinds())
     }
-    fn honours(&self, attack: &AttackKind) -> Result<(), String> {
+    fn honours(&self, attack: &AttackSpec) -> Result<(), String> {
         each_world!(self, w => w.honours(attack))
     }
     fn validate(&self, core: &CoreView, out: &mut Checker) {

@@ -21,6 +21,7 @@ mod plots;
 mod power_cli;
 mod power_world;
 mod scenarios;
+mod security;
 mod traffic_claims;
 mod validation;
 mod warehouse_deadlock;

@@ -102,13 +102,17 @@ pub enum AttackKind {
         insider: bool,
     },
     /// Insider: the attackers act adversarially in the world (each world says how: a
-    /// vehicle brakes hard while reporting cruising, a battery discharges against its
-    /// set-point, a robot ignores its reservations).
+    /// vehicle brakes hard while reporting cruising, a grid battery charges at full power
+    /// against its schedule while reporting the schedule, a robot ignores its
+    /// reservations).
     Hijack,
-    /// False data injection against a state estimator (worlds that have one): the
-    /// measurements the estimator reads are shifted by `magnitude` on state `target`.
-    /// `stealthy`: the shift is a = Hc (Liu, Ning & Reiter 2009), which leaves the
-    /// residual unchanged; otherwise the same energy on the same meters, not in H's range.
+    /// False data injection against a state estimator (worlds that have one; the power
+    /// world's operator): the readings are altered so that the estimate shows `magnitude`
+    /// MW more load at bus `target` (its number in the case). `stealthy`: a = H·c with c
+    /// the angle shift at the target that does it (Liu, Ning & Reiter 2009), which leaves
+    /// every residual unchanged and moves the load from the target's neighbours; otherwise
+    /// the target's injection meter alone reads `magnitude` MW less, which bad-data
+    /// detection can see.
     FalseData { target: u32, magnitude: f64, stealthy: bool },
 }
 

@@ -104,6 +104,17 @@ pub fn wmsr_step(own: f64, values: &[f64], f: usize) -> f64 {
     (own + keep.iter().map(|&k| values[k]).sum::<f64>()) / (1 + keep.len()) as f64
 }
 
+/// One W-MSR update with weights (a row of a stochastic matrix): the kept neighbours
+/// contribute `w·value`, the dropped ones' weight goes to the own value, so the weights
+/// still sum to one. `values` are (weight, value); `own_w` is the own value's weight.
+pub fn wmsr_weighted(own: f64, own_w: f64, values: &[(f64, f64)], f: usize) -> f64 {
+    let v: Vec<f64> = values.iter().map(|x| x.1).collect();
+    let keep = wmsr_keep(own, &v, f);
+    let kept_w: f64 = keep.iter().map(|&k| values[k].0).sum();
+    let total_w = own_w + values.iter().map(|x| x.0).sum::<f64>();
+    own * (total_w - kept_w) + keep.iter().map(|&k| values[k].0 * values[k].1).sum::<f64>()
+}
+
 /// Whether the undirected graph with adjacency lists `adj` is r-robust: of every two
 /// disjoint non-empty node sets, at least one has a node with at least r neighbours
 /// outside its set. Checking this is coNP-complete; this enumerates all 3ⁿ assignments
@@ -137,6 +148,17 @@ pub fn is_r_robust(adj: &[Vec<usize>], r: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weighted_wmsr_moves_dropped_weight_to_the_own_value() {
+        // Own 1.0 (weight 0.4); neighbours 0.0, 2.0, 100.0 (weights 0.2 each); F = 1 drops
+        // 100 above and 0 below: 1.0·(0.4 + 0.2 + 0.2) + 0.2·2.0 = 1.2.
+        let got = wmsr_weighted(1.0, 0.4, &[(0.2, 0.0), (0.2, 2.0), (0.2, 100.0)], 1);
+        assert!((got - 1.2).abs() < 1e-12, "{got}");
+        // F = 0 is the plain weighted mean.
+        let got = wmsr_weighted(1.0, 0.4, &[(0.2, 0.0), (0.2, 2.0), (0.2, 100.0)], 0);
+        assert!((got - (0.4 + 0.4 + 20.0)).abs() < 1e-12, "{got}");
+    }
     use rand::rngs::ChaCha8Rng;
     use rand::{RngExt, SeedableRng};
 

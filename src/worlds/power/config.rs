@@ -36,6 +36,10 @@ pub struct PowerConfig {
     /// Consensus dispatch (decentralized coordination).
     #[serde(default)]
     pub consensus: ConsensusConfig,
+    /// The operator's state estimator over SCADA telemetry (and its bad-data detection,
+    /// which `security.plausibility` switches on).
+    #[serde(default)]
+    pub estimation: EstimationConfig,
     /// Control areas.
     #[serde(default)]
     pub areas: Areas,
@@ -379,6 +383,48 @@ impl Default for OperatorConfig {
             setpoint_timeout_s: 20.0,
             reclose_after_s: Some(120.0),
             price_every_s: 60.0,
+        }
+    }
+}
+
+/// The operator's weighted-least-squares DC state estimator (see `estimate.rs`). When
+/// enabled, SCADA scans every line flow and bus injection every `every_s`, the operator
+/// estimates the bus angles from the scan and dispatches on the loads and flows the
+/// estimate implies instead of the area controllers' load reports; with
+/// `security.plausibility` on, the χ² test and the largest normalized residual remove bad
+/// measurements first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EstimationConfig {
+    /// Run the estimator (false: the operator uses the load reports as they come).
+    pub enabled: bool,
+    /// SCADA scan period, s.
+    pub every_s: f64,
+    /// Standard deviation of a line-flow meter's error, MW.
+    pub flow_sigma_mw: f64,
+    /// Standard deviation of a bus-injection meter's error, MW.
+    pub injection_sigma_mw: f64,
+    /// Draw meter errors (false: error-free meters, J = 0 without attacks).
+    pub noise: bool,
+    /// False-alarm probability α of the χ² test.
+    pub alpha: f64,
+    /// Normalized residual above which a measurement is named bad and removed.
+    pub lnr_threshold: f64,
+    /// Most measurements removed from one scan.
+    pub max_removals: u32,
+}
+
+impl Default for EstimationConfig {
+    fn default() -> Self {
+        EstimationConfig {
+            enabled: false,
+            every_s: 2.0,
+            flow_sigma_mw: 1.0,
+            injection_sigma_mw: 2.0,
+            noise: true,
+            alpha: 0.01,
+            lnr_threshold: 3.0,
+            max_removals: 5,
         }
     }
 }

@@ -14,11 +14,11 @@ use super::agents::prosumers::Prosumer;
 use super::agents::units::GenAgent;
 use super::config::PowerConfig;
 use super::state::{LineStatus, PowerState};
-use crate::sim::{Coordination, CoordinationRes, MetricSpec, Metrics, TraceTable};
+use crate::sim::{Coordination, CoordinationRes, MetricSpec, Metrics, SimClock, TraceTable};
 use crate::worlds::Params;
 
 /// The world's metric columns, in metrics.csv order.
-pub const COLUMNS: [MetricSpec; 29] = [
+pub const COLUMNS: [MetricSpec; 34] = [
     MetricSpec::gauge("freq_hz", "Hz"),
     MetricSpec::gauge("rocof_hz_per_s", "Hz/s"),
     MetricSpec::gauge("ace_mw", "MW"),
@@ -48,6 +48,11 @@ pub const COLUMNS: [MetricSpec; 29] = [
     MetricSpec::count("ufls_operations", "bus stages"),
     MetricSpec::count("gen_trips", "trips"),
     MetricSpec::count("ev_arrivals", "EVs"),
+    MetricSpec::gauge("se_chi2", "J"),
+    MetricSpec::gauge("se_chi2_threshold", "J"),
+    MetricSpec::gauge("se_load_error_mw", "MW"),
+    MetricSpec::gauge("se_flow_error_mw", "MW"),
+    MetricSpec::count("se_removed", "measurements"),
 ];
 
 /// The area control error of every area (every island's part of a split one) now, MW (see
@@ -59,6 +64,7 @@ pub fn area_errors<'a>(state: &PowerState, cfg: &PowerConfig, areas: impl Iterat
 /// The Measure system: this tick's metrics.
 #[allow(clippy::too_many_arguments)]
 pub fn measure(
+    clock: Res<SimClock>,
     params: Res<Params<PowerConfig>>,
     coord: Res<CoordinationRes>,
     mut state: ResMut<PowerState>,
@@ -125,6 +131,15 @@ pub fn measure(
     m.set("ufls_operations", c.ufls_operations as f64);
     m.set("gen_trips", c.gen_trips as f64);
     m.set("ev_arrivals", c.ev_arrivals as f64);
+    let scada = operator.iter().next().map(|o| &o.scada);
+    m.set("se_chi2", scada.map_or(0.0, |x| x.chi2));
+    m.set("se_chi2_threshold", scada.map_or(0.0, |x| x.threshold));
+    m.set("se_load_error_mw", scada.map_or(0.0, |x| x.load_error_mw));
+    m.set("se_flow_error_mw", scada.map_or(0.0, |x| x.flow_error_mw));
+    m.set(
+        "se_removed",
+        scada.map_or(0.0, |x| if x.last_scan == Some(clock.tick) { x.removed_now as f64 } else { 0.0 }),
+    );
 }
 
 /// A number in a trace table: the shortest text that reads back exactly, nothing when not finite.

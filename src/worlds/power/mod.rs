@@ -22,6 +22,7 @@ pub mod agents;
 pub mod config;
 pub mod dcflow;
 pub mod dispatch;
+pub mod estimate;
 pub mod events;
 pub mod frequency;
 pub mod layout;
@@ -48,6 +49,7 @@ use agents::{Meter, Roster};
 use events::PowerEvents;
 use state::PowerState;
 
+use crate::sim::security::{AttackKind, AttackSpec};
 use crate::sim::timeline::Timeline;
 use crate::sim::{
     Agent, AgentIds, AgentKind, AgentRng, Decision, Inbox, InjectSet, MeasureSet, MessageKind, MetricGroup, Outbox,
@@ -116,6 +118,38 @@ impl WorldSpec for PowerConfig {
 
     fn message_kinds(&self) -> Vec<&'static str> {
         MESSAGES.iter().map(|m| m.name).collect()
+    }
+
+    fn honours(&self, attack: &AttackSpec) -> Result<(), String> {
+        match attack.attack {
+            AttackKind::FalseData { target, .. } => {
+                if !self.estimation.enabled {
+                    return Err(
+                        "false data works on the operator's state estimate: set world.estimation.enabled: true"
+                            .to_string(),
+                    );
+                }
+                match model::model(self) {
+                    Ok(m) if m.bus(target).is_none() => Err(format!("target bus {target} is not in the network")),
+                    _ => Ok(()),
+                }
+            }
+            AttackKind::Hijack => {
+                let a = &attack.attackers;
+                if a.kind.is_some_and(|k| k != GRID_BATTERY) || (a.kind.is_none() && a.agents.is_empty()) {
+                    return Err(format!(
+                        "in the power world only grid batteries ({}) have a hijack behaviour (they charge at full \
+                         power against their schedule); name them with `kind` or their ids",
+                        GRID_BATTERY.name()
+                    ));
+                }
+                if self.batteries.is_empty() {
+                    return Err("the scenario has no grid batteries to hijack".to_string());
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn agent_kinds(&self) -> Vec<AgentKind> {

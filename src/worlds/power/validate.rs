@@ -105,6 +105,17 @@ pub(super) fn power(v: &mut Checker, c: &PowerConfig, core: &CoreView) {
         v.positive("world.operator.reclose_after_s", x);
     }
     v.positive("world.operator.price_every_s", o.price_every_s);
+    let e = &c.estimation;
+    v.positive("world.estimation.every_s", e.every_s);
+    v.positive("world.estimation.flow_sigma_mw", e.flow_sigma_mw);
+    v.positive("world.estimation.injection_sigma_mw", e.injection_sigma_mw);
+    if v.finite("world.estimation.alpha", e.alpha) && !(e.alpha > 0.0 && e.alpha < 0.5) {
+        v.bad("world.estimation.alpha", format!("a false-alarm probability in (0, 0.5); got {}", e.alpha));
+    }
+    v.positive("world.estimation.lnr_threshold", e.lnr_threshold);
+    if e.max_removals > 1000 {
+        v.bad("world.estimation.max_removals", format!("at most 1000; got {}", e.max_removals));
+    }
     let k = &c.consensus;
     v.non_negative("world.consensus.step", k.step);
     v.positive("world.consensus.every_s", k.every_s);

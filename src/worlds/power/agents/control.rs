@@ -17,12 +17,16 @@
 use bevy::prelude::*;
 use serde_json::json;
 
+use super::scada::{self, Scada};
 use super::units::fill;
 use super::{
     MSG_AREA, MSG_DR, MSG_EV, MSG_EV_CAP, MSG_LOADS, MSG_METER, MSG_PRICE, MSG_SCHEDULE, MSG_SETPOINT, MSG_STORAGE,
     MSG_SWITCH, MSG_TELEMETRY, Meter, Roster, due, ticks,
 };
-use crate::sim::{AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, SimClock};
+use crate::sim::{
+    AgentId, AgentRng, Attacks, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox,
+    Security, SimClock,
+};
 use crate::worlds::Params;
 use crate::worlds::power::config::PowerConfig;
 use crate::worlds::power::dispatch::{self, QuadCost, Unit as DispatchUnit};
@@ -550,6 +554,8 @@ pub struct OperatorAgent {
     pub reclosed: u64,
     /// Tick of the last dispatch.
     pub last_dispatch: Option<u64>,
+    /// Its SCADA state estimator (when `estimation.enabled`).
+    pub scada: Scada,
 }
 
 impl OperatorAgent {
@@ -574,6 +580,7 @@ impl OperatorAgent {
             note: "start",
             reclosed: 0,
             last_dispatch: None,
+            scada: Scada::default(),
         }
     }
 }
@@ -588,9 +595,11 @@ pub fn decide_operator(
     roster: Res<Roster>,
     state: Res<PowerState>,
     mut log: ResMut<EventLog>,
+    attacks: Res<Attacks>,
+    mut sec: ResMut<Security>,
     stations: Query<&super::ev::StationAgent>,
     mut q: Query<
-        (&crate::sim::Agent, &mut OperatorAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision),
+        (&crate::sim::Agent, &mut OperatorAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision, &mut AgentRng),
         Without<Crashed>,
     >,
 ) {
@@ -603,7 +612,9 @@ pub fn decide_operator(
     let dispatch_every = ticks(cfg.operator.dispatch_every_s, dt);
     let agc_every = ticks(cfg.agc.every_s, dt);
     let price_every = ticks(cfg.operator.price_every_s, dt);
-    for (agent, mut op, mut meter, inbox, mut out, mut d) in &mut q {
+    let estimating = cfg.estimation.enabled;
+    let scan_every = ticks(cfg.estimation.every_s, dt);
+    for (agent, mut op, mut meter, inbox, mut out, mut d, mut rng) in &mut q {
         let op = &mut *op;
         for m in &inbox.0 {
             let p = m.payload;
@@ -617,7 +628,8 @@ pub fn decide_operator(
                         }
                     }
                 }
-                MSG_LOADS => {
+                // With a state estimator the operator's loads come from the SCADA scan.
+                MSG_LOADS if !estimating => {
                     for (b, v) in [(p[0], p[1]), (p[2], p[3])] {
                         if b >= 0.0 && (b as usize) < op.loads.len() {
                             op.loads[b as usize] = (f64::from(v), now);
@@ -643,6 +655,9 @@ pub fn decide_operator(
                 _ => {}
             }
         }
+        if estimating && now.is_multiple_of(scan_every) {
+            scada::scan(op, &state, cfg, &attacks, &mut sec, &mut rng, &roster, now, &mut log);
+        }
         let mut action = "monitor";
         let mut reason = "no_coordination";
         let coordinating = matches!(c, Coordination::Centralized | Coordination::Hierarchical);
@@ -652,7 +667,21 @@ pub fn decide_operator(
             reason = if op.stale > 0 { "stale_telemetry" } else { "telemetry_fresh" };
             // Corrective re-dispatch: a line its SCADA shows above its rating is not left for
             // the next scheduled dispatch (at most one every few seconds).
-            let overloaded = state.lines.iter().any(|l| l.loading > 1.0);
+            // It watches the estimated flows when it has a state estimator.
+            let seen: Vec<f64> = if estimating && !op.scada.flows_mw.is_empty() {
+                state
+                    .lines
+                    .iter()
+                    .zip(&op.scada.flows_mw)
+                    .map(|(l, f)| match l.rating_mw {
+                        Some(r) if l.status == LineStatus::InService && r > 0.0 => f.abs() / r,
+                        _ => 0.0,
+                    })
+                    .collect()
+            } else {
+                state.lines.iter().map(|l| if l.loading.is_finite() { l.loading } else { 0.0 }).collect()
+            };
+            let overloaded = seen.iter().any(|&l| l > 1.0);
             let corrective = overloaded && op.last_dispatch.is_none_or(|t| now >= t + ticks(CORRECTIVE_GAP_S, dt));
             let dispatching = now.is_multiple_of(dispatch_every) || corrective;
             if dispatching {
@@ -662,7 +691,7 @@ pub fn decide_operator(
                         now,
                         "corrective_redispatch",
                         Some(agent.id.0),
-                        [("max_loading", json!(state.lines.iter().map(|l| l.loading).fold(0.0, f64::max)))],
+                        [("max_loading", json!(seen.iter().copied().fold(0.0, f64::max)))],
                     );
                 }
                 op.last_dispatch = Some(now);

@@ -14,6 +14,7 @@
 pub mod control;
 pub mod ev;
 pub mod prosumers;
+pub mod scada;
 pub mod units;
 
 use bevy::prelude::*;

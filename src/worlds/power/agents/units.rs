@@ -14,7 +14,11 @@ use bevy::prelude::*;
 use serde_json::json;
 
 use super::{MSG_CONSENSUS, MSG_PRICE, MSG_SETPOINT, MSG_STORAGE, MSG_TELEMETRY, Meter, Roster, due, ticks};
-use crate::sim::{AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, SimClock};
+use crate::sim::security::{Aggregation, flags, robust};
+use crate::sim::{
+    AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Hijacked, Inbox, Outbox, Security,
+    SimClock,
+};
 use crate::worlds::Params;
 use crate::worlds::power::config::PowerConfig;
 use crate::worlds::power::dispatch::QuadCost;
@@ -262,6 +266,7 @@ pub fn decide_units(
     roster: Res<Roster>,
     state: Res<PowerState>,
     graph: Res<ConsensusGraph>,
+    sec: Res<Security>,
     mut log: ResMut<EventLog>,
     mut q: Query<(&crate::sim::Agent, &mut GenAgent, &Meter, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
 ) {
@@ -340,6 +345,7 @@ pub fn decide_units(
                     round_timeout,
                     timeout,
                     &roster,
+                    sec.config.aggregation,
                     &mut log,
                 );
             }
@@ -372,6 +378,7 @@ fn consensus_step(
     round_timeout: u64,
     silent_after: u64,
     roster: &Roster,
+    aggregation: Aggregation,
     log: &mut EventLog,
 ) -> &'static str {
     let m = graph.member_of.get(g.unit).copied().unwrap_or(usize::MAX);
@@ -421,12 +428,7 @@ fn consensus_step(
         return "consensus_waiting";
     }
     cs.stale = !ready;
-    let (mut lam, mut y) = (0.0, 0.0);
-    for (&(j, w), p) in row.iter().zip(&cs.peers) {
-        let (lj, yj) = if j == m { (cs.lambda, cs.y_mw) } else { p.map_or((cs.lambda, cs.y_mw), |p| (p.1, p.2)) };
-        lam += w * lj;
-        y += w * yj;
-    }
+    let (mut lam, y) = combine(cs, row, m, aggregation);
     lam += cfg.consensus.step * cs.y_mw;
     let p = output_at(cost, lam, unit.pmin_mw, unit.pmax_mw);
     let demand = graph.local_demand(state, m);
@@ -450,6 +452,46 @@ fn consensus_step(
     }
     set_failsafe(g, false, id, now, "consensus", log);
     if cs.is_some_and(|c| c.stale) { "consensus_stale" } else { "consensus" }
+}
+
+/// The weighted combination of a unit's own (λ, y) with its neighbours' last values. The
+/// mismatch estimate y is always the Metropolis-weighted mean (Yang, Tan & Xu 2013): its
+/// sum over the units tracks the total mismatch only because the weights are doubly
+/// stochastic, which dropping values would break. The incremental cost λ — the value the
+/// units agree on — is combined by the robust rule: weighted W-MSR (the F most extreme
+/// neighbour values on each side dropped, their weight kept on the own value: LeBlanc et
+/// al. 2013), or the median or trimmed mean of the values. A neighbour not heard from
+/// counts with the unit's own values.
+fn combine(cs: &ConsensusState, row: &[(usize, f64)], m: usize, aggregation: Aggregation) -> (f64, f64) {
+    let (mut lam, mut y) = (0.0, 0.0);
+    for (&(j, w), p) in row.iter().zip(&cs.peers) {
+        let (lj, yj) = if j == m { (cs.lambda, cs.y_mw) } else { p.map_or((cs.lambda, cs.y_mw), |p| (p.1, p.2)) };
+        lam += w * lj;
+        y += w * yj;
+    }
+    let heard = || -> (f64, Vec<(f64, f64)>) {
+        let mut own_w = 0.0;
+        let mut lams = Vec::with_capacity(row.len());
+        for (&(j, w), p) in row.iter().zip(&cs.peers) {
+            match p {
+                Some(p) if j != m => lams.push((w, p.1)),
+                _ => own_w += w,
+            }
+        }
+        (own_w, lams)
+    };
+    match aggregation {
+        Aggregation::Mean => {}
+        Aggregation::Wmsr(f) => {
+            let (own_w, lams) = heard();
+            lam = robust::wmsr_weighted(cs.lambda, own_w, &lams, f as usize);
+        }
+        other => {
+            let mut vals: Vec<f64> = heard().1.iter().map(|x| x.1).collect();
+            lam = other.combine(Some(cs.lambda), &mut vals).unwrap_or(cs.lambda);
+        }
+    }
+    (lam, y)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -516,8 +558,9 @@ pub fn decide_storage(
     coord: Res<CoordinationRes>,
     roster: Res<Roster>,
     state: Res<PowerState>,
+    mut sec: ResMut<Security>,
     mut q: Query<
-        (&crate::sim::Agent, &mut StorageAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision),
+        (&crate::sim::Agent, &mut StorageAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision, Option<&Hijacked>),
         Without<Crashed>,
     >,
 ) {
@@ -525,7 +568,7 @@ pub fn decide_storage(
     let now = clock.tick;
     let stale = ticks(cfg.operator.price_every_s * 3.0, clock.dt);
     let telemetry = ticks(cfg.operator.telemetry_every_s, clock.dt);
-    for (agent, mut s, mut meter, inbox, mut out, mut d) in &mut q {
+    for (agent, mut s, mut meter, inbox, mut out, mut d, hijacked) in &mut q {
         let st = &state.storage[s.index];
         let area = state.model.bus_area.get(st.bus).copied().unwrap_or(0) as f32;
         for m in &inbox.0 {
@@ -550,16 +593,27 @@ pub fn decide_storage(
         } else {
             (0.0, "droop_only")
         };
+        // Hijacked (a load-altering attack, Mohsenian-Rad & Leon-Garcia 2011): it charges at
+        // full power whatever its schedule, and reports the output it was scheduled for.
+        let honest = target;
+        let (target, reason) = if hijacked.is_some() { (-st.mw, "hijacked") } else { (target, reason) };
         s.target_mw = target;
         if coord.0 == Coordination::Centralized && due(now, telemetry, agent.id.0) {
+            let told = if hijacked.is_some() { honest } else { st.pm_mw };
             out.send(
                 agent.id,
                 Dest::To(roster.operator()),
                 MSG_STORAGE,
                 20,
                 now,
-                [s.index as f32, soc as f32, st.pm_mw as f32, 0.0],
+                [s.index as f32, soc as f32, told as f32, 0.0],
             );
+            if hijacked.is_some()
+                && let Some(m) = out.0.last_mut()
+            {
+                m.flags |= flags::ATTACK;
+                sec.stats.attack_sent += 1;
+            }
         }
         *d = Decision {
             tick: now,

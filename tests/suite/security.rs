@@ -1,0 +1,121 @@
+//! The security layer's end-to-end claims, each of which can fail: with authentication on,
+//! no outsider's spoofed or replayed message reaches a decision, while genuine messages
+//! reordered by jitter are all accepted; the plausibility checks flag no genuine sender in
+//! a noise-free run (V2V beacons and the grid's bad-data detection); the stealthy
+//! a = Hc false-data attack leaves the operator's χ² statistic where it was while the naive
+//! one of the same size is caught and its meter named; W-MSR holds the consensus dispatch
+//! near the optimum under a Byzantine unit that averaging follows away.
+
+use std::path::Path;
+
+use masim::runner::{headless_app, run_ticks};
+use masim::scenario::{self, Scenario};
+use masim::sim::{EventLog, Metrics};
+
+fn load(name: &str, sets: &[(&str, &str)]) -> Scenario {
+    let s = scenario::load_file(&Path::new("scenarios").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let sets: Vec<(String, String)> = sets.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    s.with_sets(&sets).unwrap_or_else(|(_, i)| panic!("{name}: {} {}", i.field, i.message))
+}
+
+/// Runs a scenario; its metric series by name and its events.
+fn run(s: &Scenario) -> (impl Fn(&str) -> Vec<f64> + use<>, Vec<serde_json::Value>) {
+    let mut app = headless_app(s, Some(1));
+    run_ticks(&mut app, s.ticks, |_| {});
+    let m = app.world().resource::<Metrics>().clone();
+    let ev = app.world().resource::<EventLog>().events().iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+    (move |name: &str| m.series(name).unwrap_or_else(|| panic!("no column {name}")), ev)
+}
+
+fn sum(v: &[f64]) -> f64 {
+    v.iter().sum()
+}
+
+#[test]
+fn authentication_stops_every_spoofed_and_replayed_message_and_keeps_reordered_genuine_ones() {
+    // The first two attacks of the V2V scenario: spoofed beacons (300–900) and replays 5 s
+    // late (1200–1800), on a channel with jitter that reorders genuine beacons.
+    let s = load("security_v2v_spoofing.ron", &[("security.authentication", "true"), ("channel.jitter_ticks", "3")]);
+    let (col, _) = run(&s);
+    // Rows of 10 ticks: the outsiders' attacks end at tick 1800, the insiders' start at 2100.
+    let outsiders = |name: &str| sum(&col(name)[..210]);
+    let sent = outsiders("attack_msgs_sent");
+    assert!(sent > 1000.0, "the outsiders sent: {sent}");
+    assert_eq!(outsiders("attack_msgs_accepted"), 0.0, "no spoofed or replayed copy reached a decision");
+    assert!(outsiders("msgs_rejected_auth") > 0.0 && outsiders("msgs_rejected_replay") > 0.0);
+    // Insiders hold keys: authentication lets their falsified beacons through.
+    assert!(sum(&col("attack_msgs_accepted")[210..]) > 0.0);
+    // Before the first attack every rejection would be of a genuine message.
+    let before = |name: &str| sum(&col(name)[..29]);
+    assert_eq!(before("msgs_rejected_auth") + before("msgs_rejected_replay"), 0.0, "jittered genuine beacons accepted");
+    assert!(before("msgs_delivered") > 1000.0);
+}
+
+#[test]
+fn plausibility_flags_no_genuine_sender_in_a_noise_free_run() {
+    // V2V: every check on, no attack.
+    let s = load(
+        "security_v2v_spoofing.ron",
+        &[
+            ("ticks", "2000"),
+            ("attacks", "[]"),
+            ("security.plausibility", "true"),
+            ("security.reputation", "true"),
+            ("security.authentication", "true"),
+        ],
+    );
+    let (col, ev) = run(&s);
+    assert_eq!(sum(&col("msgs_flagged_implausible")), 0.0);
+    assert_eq!(sum(&col("detections_false")), 0.0);
+    assert!(col("agents_distrusted").iter().all(|&x| x == 0.0));
+    assert!(!ev.iter().any(|e| e["kind"] == "detection"));
+    // The grid: error-free meters, bad-data detection on, no attack: J = 0, no alarm.
+    let s =
+        load("security_power_fdi.ron", &[("ticks", "1200"), ("attacks", "[]"), ("world.estimation.noise", "false")]);
+    let (col, _) = run(&s);
+    assert!(col("se_chi2").iter().all(|&j| j < 1e-6), "J stays 0 without noise");
+    assert_eq!(sum(&col("detections_false")) + sum(&col("detections_true")), 0.0);
+}
+
+#[test]
+fn stealthy_false_data_leaves_chi2_unchanged_while_the_naive_attack_is_caught() {
+    // Error-free meters, so J is exactly what the attacks make it.
+    let s = load("security_power_fdi.ron", &[("world.estimation.noise", "false")]);
+    let (col, ev) = run(&s);
+    let (j, thr, err) = (col("se_chi2"), col("se_chi2_threshold"), col("se_load_error_mw"));
+    let rows = |a: usize, b: usize| a / 10..b / 10; // record_every 10
+    // The naive attack (600–1800): J far above the threshold at the scans, the meter named.
+    assert!(rows(600, 1800).any(|r| j[r] > thr[r]), "the naive attack shows in J");
+    let named: Vec<&serde_json::Value> = ev.iter().filter(|e| e["kind"] == "bad_data").collect();
+    assert!(!named.is_empty(), "bad_data events");
+    for e in &named {
+        let t = e["tick"].as_u64().unwrap();
+        assert!((600..1800).contains(&t), "a bad-data alarm only while the naive attack runs: tick {t}");
+        assert_eq!(e["removed"][0]["measurement"], "injection:3", "{e}");
+        assert_eq!(e["removed"][0]["attacked"], true);
+    }
+    assert!(sum(&col("detections_true")) > 0.0);
+    assert_eq!(sum(&col("detections_false")), 0.0);
+    // With the bad meter removed, the estimate is right again.
+    assert!(rows(700, 1800).all(|r| err[r] < 5.0), "load error during the naive attack: {:?}", &err[70..180]);
+    // The stealthy attack (3000–4200): J unchanged to solver precision, the load moved.
+    assert!(rows(3000, 4200).all(|r| j[r] < 1e-6), "J under the stealthy attack: {:?}", &j[300..420]);
+    assert!(rows(3100, 4200).all(|r| err[r] > 55.0), "the estimate misses bus 3's load: {:?}", &err[300..420]);
+}
+
+#[test]
+fn wmsr_holds_consensus_dispatch_that_averaging_lets_a_byzantine_unit_move() {
+    let end = |sets: &[(&str, &str)]| {
+        let (col, _) = run(&load("security_consensus_byzantine.ron", sets));
+        let (price, freq) = (col("price_per_mwh"), col("freq_hz"));
+        (price[price.len() - 1], freq[freq.len() - 1], sum(&col("attack_msgs_accepted")))
+    };
+    let (clean, f_clean, _) = end(&[("attacks", "[]"), ("security.aggregation", "Mean")]);
+    let (robust, f_robust, acc_r) = end(&[]);
+    let (plain, f_plain, acc_p) = end(&[("security.aggregation", "Mean")]);
+    assert!(acc_r > 0.0 && acc_p > 0.0, "the lies were delivered in both runs");
+    assert!((robust - clean).abs() < 0.2, "W-MSR: λ {robust} vs {clean} without the attack");
+    assert!((f_robust - f_clean).abs() < 0.01, "W-MSR: {f_robust} Hz vs {f_clean} Hz");
+    assert!(plain - clean > 100.0, "averaging follows the liar: λ {plain}");
+    assert!(f_plain > 61.0, "over-generation: {f_plain} Hz");
+}
