@@ -7,7 +7,7 @@ use bevy_egui::egui;
 use super::Selection;
 use super::agents::AgentIndex;
 use super::worlds::WorldGui;
-use crate::sim::{Agent, Crashed, Decision, Inbox, Message, Outbox, Pose};
+use crate::sim::{Agent, AgentId, Crashed, Decision, Hijacked, Inbox, Message, Outbox, Pose, Security, SimClock};
 
 /// Draws the inspector for the selected agent, with the world's own rows and sections.
 pub fn show(ui: &mut egui::Ui, world: &mut World, gui: &WorldGui) {
@@ -34,6 +34,9 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, gui: &WorldGui) {
         if let Some(c) = e.get::<Crashed>() {
             ui.colored_label(egui::Color32::from_rgb(200, 120, 255), format!("CRASHED since tick {}", c.since));
         }
+        if let Some(h) = e.get::<Hijacked>() {
+            ui.colored_label(egui::Color32::from_rgb(255, 90, 60), format!("HIJACKED since tick {}", h.since));
+        }
     });
     let mut follow = world.resource::<Selection>().follow;
     let mut clear = false;
@@ -56,6 +59,7 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, gui: &WorldGui) {
         }
     });
     (gui.inspector_sections)(ui, world, entity);
+    trust_rows(ui, world, agent.id);
     ui.collapsing("Decision history (changes)", |ui| {
         let sel = world.resource::<Selection>();
         if sel.history.is_empty() {
@@ -77,6 +81,30 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, gui: &WorldGui) {
         sel.follow = false;
         sel.history.clear();
     }
+}
+
+/// What receivers make of the agent as a sender: its beta reputation, whether it is
+/// distrusted, how many of its messages each defence dropped and why the last one was.
+fn trust_rows(ui: &mut egui::Ui, world: &World, id: AgentId) {
+    let Some(sec) = world.get_resource::<Security>() else { return };
+    let now = world.resource::<SimClock>().tick;
+    ui.collapsing("Trust (as a sender)", |ui| {
+        let Some(r) = sec.sender(id) else {
+            ui.small("no defence has judged its messages");
+            return;
+        };
+        egui::Grid::new("inspector_trust").num_columns(2).striped(true).show(ui, |ui| {
+            let e = r.reputation.expectation_at(now, sec.config.forgetting);
+            row(ui, "reputation E", format!("{e:.3}{}", if r.distrusted { "  (distrusted)" } else { "" }));
+            row(ui, "rejected: MAC", r.rejected_auth.to_string());
+            row(ui, "rejected: replay", r.rejected_replay.to_string());
+            row(ui, "flagged implausible", r.flagged.to_string());
+            row(ui, "ignored (distrusted)", r.rejected_distrusted.to_string());
+            if let Some((t, why)) = r.last_reason {
+                row(ui, "last rejection", format!("{why} at tick {t}"));
+            }
+        });
+    });
 }
 
 /// One name/value row; a value too long for the panel wraps onto more lines, never cut.

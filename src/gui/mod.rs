@@ -18,6 +18,7 @@ pub mod overlays;
 mod panel;
 mod plots;
 pub mod screenshot;
+mod security;
 mod ui;
 pub mod worlds;
 

@@ -57,6 +57,10 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &Wor
         .default_open(true)
         .show(ui, |ui| params_section(ui, world, state, gui));
     egui::CollapsingHeader::new("Faults").default_open(true).show(ui, |ui| faults_section(ui, world, state));
+    egui::CollapsingHeader::new("Security").default_open(false).show(ui, |ui| {
+        let duration = state.faults.duration;
+        super::security::section(ui, world, &mut state.attacks, duration, &mut state.message)
+    });
     egui::CollapsingHeader::new("Overlays").default_open(true).show(ui, |ui| overlays_section(ui, world, state, gui));
 }
 

@@ -37,6 +37,8 @@ pub struct UiState {
     pub seed: Option<u64>,
     /// Fault panel settings.
     pub faults: panel::FaultDraft,
+    /// Attack button settings.
+    pub attacks: super::security::AttackDraft,
     /// Plotted metric columns.
     pub plotted: BTreeSet<String>,
     /// Whether `plotted` was initialised.
