@@ -101,18 +101,14 @@ pub enum AttackKind {
         #[serde(default)]
         insider: bool,
     },
-    /// Insider: the attackers act adversarially in the world (each world says how: a
-    /// vehicle brakes hard while reporting cruising, a grid battery charges at full power
-    /// against its schedule while reporting the schedule, a robot ignores its
-    /// reservations).
+    /// Insider: the attackers act adversarially in the world while their messages say
+    /// otherwise; each world says how (docs/security.md lists them).
     Hijack,
-    /// False data injection against a state estimator (worlds that have one; the power
-    /// world's operator): the readings are altered so that the estimate shows `magnitude`
-    /// MW more load at bus `target` (its number in the case). `stealthy`: a = H·c with c
-    /// the angle shift at the target that does it (Liu, Ning & Reiter 2009), which leaves
-    /// every residual unchanged and moves the load from the target's neighbours; otherwise
-    /// the target's injection meter alone reads `magnitude` MW less, which bad-data
-    /// detection can see.
+    /// False data injection against a state estimator (worlds that have one): the
+    /// readings it scans are altered so that its estimate at `target` moves by
+    /// `magnitude`, in the world's units. `stealthy`: a = H·c with c the state shift that
+    /// does it (Liu, Ning & Reiter 2009), which leaves every residual unchanged; otherwise
+    /// the target's own meter alone is altered, which bad-data detection can see.
     FalseData { target: u32, magnitude: f64, stealthy: bool },
 }
 

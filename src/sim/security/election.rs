@@ -1,5 +1,5 @@
 //! Leader failover by Raft's election (Ongaro & Ousterhout, "In Search of an
-//! Understandable Consensus Algorithm", USENIX ATC 2014, §5.2): replicas of a controller
+//! Understandable Consensus Algorithm", USENIX ATC 2014, §5.2): replicas of a coordinator
 //! follow the leader's heartbeats; one that hears none for a randomized election timeout
 //! becomes a candidate for the next term and asks for votes; a vote is given at most once
 //! per term, and a majority of all replicas makes a leader. So at most one leader is
