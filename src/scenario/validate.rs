@@ -229,10 +229,8 @@ fn attack<W: WorldSpec>(
         }
     }
     match &a.attack {
-        AttackKind::Sybil { ghosts, .. } => {
-            if !(1..=64).contains(ghosts) {
-                v.bad(format!("{q}.ghosts"), format!("is {ghosts}; give 1..=64 ghost identities per attacker"));
-            }
+        AttackKind::Sybil { ghosts, .. } if !(1..=64).contains(ghosts) => {
+            v.bad(format!("{q}.ghosts"), format!("is {ghosts}; give 1..=64 ghost identities per attacker"));
         }
         AttackKind::Replay { delay_ticks, .. } => v.at_least(&format!("{q}.delay_ticks"), *delay_ticks, 1),
         AttackKind::Flooding { to, per_tick, bytes, .. } => {

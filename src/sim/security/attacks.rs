@@ -416,7 +416,7 @@ pub(crate) fn tamper(
                         for g in 0..*ghosts as usize {
                             let mut m = m0;
                             run.ghost_seq[base + g] += 1;
-                            m.from = AgentId(GHOST_BASE + ((id as u32) << 16) + (base + g) as u32);
+                            m.from = AgentId(GHOST_BASE + (id << 16) + (base + g) as u32);
                             m.seq = run.ghost_seq[base + g];
                             m.flags |= flags::ATTACK | flags::SPOOFED;
                             falsify.apply(&mut m, &mut run.rng);

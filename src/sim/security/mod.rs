@@ -46,6 +46,9 @@ pub mod flags {
     pub const EQUIVOCATE: u8 = 16;
 }
 
+/// An event waiting for the end of the tick: (agent or u32::MAX, kind, fields).
+type Pending = (u32, &'static str, Vec<(&'static str, serde_json::Value)>);
+
 /// Ids of the ghost identities of Sybil attacks start here (far above any agent's).
 pub const GHOST_BASE: u32 = 0x4000_0000;
 
@@ -229,7 +232,7 @@ pub struct Security {
     pub attacked: bool,
     links: HashMap<(u32, u32), Link>,
     senders: BTreeMap<u32, SenderRecord>,
-    pending_events: Vec<(u32, &'static str, Vec<(&'static str, serde_json::Value)>)>,
+    pending_events: Vec<Pending>,
 }
 
 impl Security {

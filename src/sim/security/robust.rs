@@ -286,7 +286,7 @@ mod tests {
             let (lo, hi) = normal.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
             let byzantine = |t: usize, from: usize, to: usize| {
                 // Different lies to different neighbours, changing over time.
-                if (t + from + to) % 2 == 0 { 1e6 } else { -1e6 + t as f64 }
+                if (t + from + to).is_multiple_of(2) { 1e6 } else { -1e6 + t as f64 }
             };
             let trace = run_wmsr(&g, &init, &malicious, f, 400, byzantine);
             for (t, xs) in trace.iter().enumerate() {
