@@ -53,14 +53,24 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, state: &mut UiState, gui: &Wor
     simulation_section(ui, world, state);
     ui.separator();
     egui::CollapsingHeader::new("Scenario").default_open(false).show(ui, |ui| files_section(ui, world, state));
+    // A scenario with attacks opens on its defences and attack buttons.
+    let attacked = !world.resource::<crate::runner::LiveScenario>().current.attacks.is_empty();
+    let security = |ui: &mut egui::Ui, world: &mut World, state: &mut UiState| {
+        egui::CollapsingHeader::new("Security").default_open(attacked).show(ui, |ui| {
+            let duration = state.faults.duration;
+            super::security::section(ui, world, &mut state.attacks, duration, &mut state.message)
+        });
+    };
+    if attacked {
+        security(ui, world, state);
+    }
     egui::CollapsingHeader::new("Live parameters")
-        .default_open(true)
+        .default_open(!attacked)
         .show(ui, |ui| params_section(ui, world, state, gui));
-    egui::CollapsingHeader::new("Faults").default_open(true).show(ui, |ui| faults_section(ui, world, state));
-    egui::CollapsingHeader::new("Security").default_open(false).show(ui, |ui| {
-        let duration = state.faults.duration;
-        super::security::section(ui, world, &mut state.attacks, duration, &mut state.message)
-    });
+    egui::CollapsingHeader::new("Faults").default_open(!attacked).show(ui, |ui| faults_section(ui, world, state));
+    if !attacked {
+        security(ui, world, state);
+    }
     egui::CollapsingHeader::new("Overlays").default_open(true).show(ui, |ui| overlays_section(ui, world, state, gui));
 }
 

@@ -75,8 +75,10 @@ pub fn section(
     defences(ui, world, message);
     ui.separator();
     let kinds: Vec<AgentKind> = world.get_resource::<Registry>().map(|r| r.kinds().to_vec()).unwrap_or_default();
-    let msgs: Vec<&'static str> =
-        world.get_resource::<Registry>().map(|r| r.messages().iter().map(|m| m.name).collect()).unwrap_or_default();
+    let msgs: Vec<&'static str> = world
+        .get_resource::<Registry>()
+        .map(|r| r.messages().iter().map(|m| m.name).filter(|n| *n != "flood").collect())
+        .unwrap_or_default();
     if d.kind.is_none() {
         d.kind = kinds.first().copied();
     }

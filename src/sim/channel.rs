@@ -645,7 +645,9 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
     for k in 0..n {
         let msg = pending[(k + offset) % n];
         ch.stats.sent += 1;
-        let Some(src) = ch.entry(msg.from).copied() else {
+        // The transmitter is `origin` (a spoofed or ghost `from` is only a claim): its
+        // place, its radio and its bandwidth are the ones that count.
+        let Some(src) = ch.entry(msg.origin).copied() else {
             ch.stats.dropped_range += 1;
             continue;
         };
@@ -654,7 +656,7 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
             ch.trace_refused(&msg, now, Outcome::Unreachable);
             continue;
         }
-        if !ch.charge(msg.from.0, u64::from(msg.bytes), &mut total_used) {
+        if !ch.charge(msg.origin.0, u64::from(msg.bytes), &mut total_used) {
             ch.stats.dropped_bandwidth += 1;
             ch.trace_refused(&msg, now, Outcome::Bandwidth);
             continue;
@@ -672,9 +674,12 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
             }
             continue;
         }
-        ch.recipients(&src, msg.from, msg.dest, &mut rec);
+        ch.recipients(&src, msg.origin, msg.dest, &mut rec);
         relays_charged.clear();
         for &to in &rec {
+            if to == msg.from.0 && msg.from != msg.origin {
+                continue; // a forgery is not heard by the identity it claims
+            }
             let to_id = AgentId(to);
             let mut outcome = Outcome::InFlight;
             let mut hops = 1u32;
@@ -696,7 +701,7 @@ fn route(ch: &mut Channel, pending: &[Message], now: u64) {
                             Topology::Hierarchical => {
                                 // src -> head(src) -> head(dst) -> dst, skipping
                                 // repeated nodes.
-                                let mut path = [msg.from.0, src.head, dst.head, to];
+                                let mut path = [msg.origin.0, src.head, dst.head, to];
                                 let mut len = 4;
                                 let mut w = 1;
                                 for r in 1..len {

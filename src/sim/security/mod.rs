@@ -284,6 +284,21 @@ impl Security {
     /// counts the detection as true or false from the ground truth, and logs it. Returns
     /// whether to keep the copy.
     pub fn judge(&mut self, now: u64, to: AgentId, msg: &Message, verdict: Result<(), &'static str>) -> bool {
+        self.judge_against(now, to, msg, None, verdict)
+    }
+
+    /// [`Self::judge`] for a check of `msg` against an earlier copy `reference` from the
+    /// same sender (its position, speed or timing): the two disagree, and the flag is a
+    /// true detection when either was adversarial (a genuine message after an accepted
+    /// lie contradicts the lie, not physics).
+    pub fn judge_against(
+        &mut self,
+        now: u64,
+        to: AgentId,
+        msg: &Message,
+        reference: Option<&Message>,
+        verdict: Result<(), &'static str>,
+    ) -> bool {
         let lambda = self.config.forgetting;
         let rep = self.config.reputation;
         let rec = self.senders.entry(msg.from.0).or_default();
@@ -306,7 +321,7 @@ impl Security {
                 rec.flagged += 1;
                 rec.last_reason = Some((now, reason));
                 self.stats.flagged += 1;
-                let truth = msg.flags & flags::ATTACK != 0;
+                let truth = (msg.flags | reference.map_or(0, |r| r.flags)) & flags::ATTACK != 0;
                 if truth {
                     self.stats.detections_true += 1;
                 } else {

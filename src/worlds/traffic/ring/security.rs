@@ -198,22 +198,13 @@ pub(super) fn check_beacons(
         let msgs = std::mem::take(&mut inbox.0);
         for m in msgs {
             if m.kind == MSG_V2V {
-                let verdict = check(
-                    &m,
-                    sec.last(*me, m.from),
-                    v,
-                    p,
-                    lim,
-                    length,
-                    ring.length,
-                    now,
-                    dt,
-                    every,
-                    jitter,
-                    range,
-                    warmup,
-                );
-                if !sec.judge(now, *me, &m, verdict) {
+                let prev = sec.last(*me, m.from).copied();
+                let verdict =
+                    check(&m, prev.as_ref(), v, p, lim, length, ring.length, now, dt, every, jitter, range, warmup);
+                // Checks against the sender's previous beacon judge the pair.
+                let pair =
+                    matches!(verdict, Err("position_inconsistent" | "speed_jump" | "stale_beacon" | "beacon_rate"));
+                if !sec.judge_against(now, *me, &m, prev.as_ref().filter(|_| pair), verdict) {
                     continue;
                 }
             }
