@@ -119,3 +119,32 @@ fn wmsr_holds_consensus_dispatch_that_averaging_lets_a_byzantine_unit_move() {
     assert!(plain - clean > 100.0, "averaging follows the liar: λ {plain}");
     assert!(f_plain > 61.0, "over-generation: {f_plain} Hz");
 }
+
+#[test]
+fn a_hijacked_grid_battery_charges_flat_out_while_reporting_its_schedule() {
+    // IEEE 14-bus under the operator with a 30 MW battery at bus 3, hijacked at t = 20 s.
+    let body = r#"(
+  name: "hijacked_battery",
+  description: "test",
+  seed: 2,
+  ticks: 600,
+  dt: 0.1,
+  coordination: Centralized,
+  channel: (topology: AllToAll, latency_ticks: 1),
+  attacks: [(at: 200, attackers: (kind: GridBattery, share: 1.0), attack: Hijack)],
+  world: Power((
+    network: Matpower(path: "scenarios/cases/ieee14.m"),
+    ratings: (rule: File),
+    batteries: [(bus: 3, mwh: 40.0, mw: 30.0, soc: 0.5)],
+  )),
+)"#;
+    let s = scenario::load_str(body, "hijacked_battery.ron").unwrap_or_else(|e| panic!("{e}"));
+    let (col, ev) = run(&s);
+    let (bat, freq) = (col("battery_mw"), col("freq_hz"));
+    assert!(bat[..19].iter().all(|&b| b.abs() < 5.0), "before: {:?}", &bat[..19]);
+    assert!(bat[bat.len() - 1] < -25.0, "after: charging flat out, {} MW", bat[bat.len() - 1]);
+    let nadir = freq[20..].iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(nadir < 59.95, "a 30 MW load step shows in the frequency: nadir {nadir} Hz");
+    assert!(sum(&col("attack_msgs_sent")) > 0.0, "its telemetry lies");
+    assert!(ev.iter().any(|e| e["kind"] == "attack_start"));
+}

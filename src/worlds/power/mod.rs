@@ -140,7 +140,7 @@ impl WorldSpec for PowerConfig {
                     return Err(format!(
                         "in the power world only grid batteries ({}) have a hijack behaviour (they charge at full \
                          power against their schedule); name them with `kind` or their ids",
-                        GRID_BATTERY.name()
+                        GRID_BATTERY.file_name()
                     ));
                 }
                 if self.batteries.is_empty() {
