@@ -202,3 +202,53 @@ fn no_conflict_under_any_strategy_with_faults_and_thirty_percent_loss() {
         assert!(!events.contains("conservation_violation"), "{name}: tasks not conserved");
     }
 }
+
+#[test]
+fn hijacked_robots_ignore_reservations_and_nobody_collides() {
+    // Two robots drive for their goals from tick 500 to 800 whatever their reservations
+    // say and never yield a contest; the others' interlocks keep everyone apart.
+    let text = BASE.replace(
+        "  output:",
+        "  attacks: [(at: 500, duration: 300, attackers: (agents: [7, 19]), attack: Hijack)],\n  output:",
+    );
+    let base = scenario::load_str(&text, "invariant.ron").unwrap_or_else(|e| panic!("{e}"));
+    for (name, coord) in [("hijack_central", "Centralized"), ("hijack_decentralized", "Decentralized")] {
+        let sets = vec![("coordination".to_string(), coord.to_string())];
+        let s = base.with_sets(&sets).unwrap_or_else(|(_, i)| panic!("{name}: {}", i.message));
+        let dir = scratch(name);
+        let out = runner::run_to_dir(
+            &s,
+            &dir,
+            &RunOptions { trace: true, threads: 1, overrides: sets, ..Default::default() },
+            |_| {},
+        )
+        .expect("runs");
+        let col = |c: &str| out.columns.iter().position(|x| *x == c).unwrap_or_else(|| panic!("no column {c}"));
+        assert_eq!(out.rows.iter().map(|r| r[col("conflicts")]).sum::<f64>(), 0.0, "{name}");
+        let t = trace(&dir, 2 + 3 * 2 + 4, 1.0);
+        let v = violations(&t);
+        assert!(v.is_empty(), "{name}: {} violations, first: {:?}", v.len(), &v[..v.len().min(5)]);
+        let events = std::fs::read_to_string(dir.join("events.jsonl")).expect("events");
+        assert!(events.contains("\"attack_start\""), "{name}: the hijack started");
+        // The hijacked robots moved while hijacked.
+        let moved = |id: u32| {
+            let cells: std::collections::BTreeSet<(i64, i64)> =
+                t.range(500..800).flat_map(|(_, rs)| rs.iter().filter(|r| r.0 == id).map(|r| r.1)).collect();
+            cells.len()
+        };
+        assert!(moved(7) > 3 || moved(19) > 3, "{name}: hijacked robots moved ({} and {} cells)", moved(7), moved(19));
+        // In process: their decisions say so while the attack lasts, and never before.
+        let mut app = runner::headless_app(&s, Some(1));
+        let mut said = Vec::new();
+        runner::run_ticks(&mut app, 700, |w| {
+            let tick = w.resource::<masim::sim::SimClock>().tick;
+            let mut q = w.query::<(&masim::sim::Agent, &masim::sim::Decision)>();
+            for (a, d) in q.iter(w) {
+                if (a.id.0 == 7 || a.id.0 == 19) && d.reason == "hijacked" {
+                    said.push(tick);
+                }
+            }
+        });
+        assert!(!said.is_empty() && said.iter().all(|&t| t > 500), "{name}: hijacked decisions at {said:?}");
+    }
+}

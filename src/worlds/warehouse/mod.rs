@@ -32,6 +32,7 @@ pub use measure::{Deadlocks, RunTotals};
 pub use robots::{Link, Perception, Robot, RobotOrder, RobotPhase, plan_cells};
 pub use tasks::{Chargers, Ledger, Parking};
 
+use crate::sim::security::{AttackKind, AttackSpec};
 use crate::sim::{
     AgentKind, Coordination, InjectSet, MeasureSet, MessageKind, MetricGroup, Phase, ResetWorld, SimAppExt, SimTick,
     SpawnWorld, WorldSummary,
@@ -206,6 +207,20 @@ impl WorldSpec for WarehouseConfig {
 
     fn message_kinds(&self) -> Vec<&'static str> {
         MESSAGES.iter().map(|m| m.name).collect()
+    }
+
+    fn honours(&self, attack: &AttackSpec) -> Result<(), String> {
+        match attack.attack {
+            AttackKind::Hijack if attack.attackers.kind.is_some_and(|k| k != ROBOT) => Err(format!(
+                "in the warehouse only robots ({}) have a hijack behaviour (they drive for their goal \
+                 ignoring reservations); name them with `kind` or their ids",
+                ROBOT.file_name()
+            )),
+            AttackKind::FalseData { .. } => {
+                Err("false data injection needs a state estimator, and the warehouse world has none".to_string())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn agent_kinds(&self) -> Vec<AgentKind> {

@@ -24,8 +24,8 @@ use super::planning::{LocalAgent, NONE, UNREACHABLE, check_moves, check_step, de
 use super::tasks::{Chargers, Ledger, Parking, give_up};
 use super::{Allocation, FLEET_MANAGER, Planning, ROBOT, WarehouseParams, ZONE_MANAGER, msg};
 use crate::sim::{
-    Agent, AgentId, AgentIds, AgentRng, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, Pose,
-    SimClock, TraceState,
+    Agent, AgentId, AgentIds, AgentRng, CoordinationRes, Crashed, Decision, Dest, EventLog, Hijacked, Inbox, Outbox,
+    Pose, SimClock, TraceState,
 };
 
 /// What a robot is doing.
@@ -640,8 +640,16 @@ pub(super) struct DecideCtx<'w> {
 }
 
 /// The data of one robot's decision.
-type DecideItem<'a> =
-    (&'a mut Robot, &'a mut Link, &'a Perception, &'a Inbox, &'a mut Outbox, &'a mut Decision, &'a mut AgentRng);
+type DecideItem<'a> = (
+    &'a mut Robot,
+    &'a mut Link,
+    &'a Perception,
+    &'a Inbox,
+    &'a mut Outbox,
+    &'a mut Decision,
+    &'a mut AgentRng,
+    Has<Hijacked>,
+);
 
 /// Ticks an auction stays open after a robot's bid.
 pub const AUCTION_TICKS: u64 = 3;
@@ -654,7 +662,7 @@ pub(super) fn decide(mut c: DecideCtx, mut q: Query<DecideItem, Without<Crashed>
     let fm = AgentId(0);
     let order = c.order.0.clone();
     for &(id, e) in &order {
-        let Ok((mut rb, mut link, per, inbox, mut out, mut d, mut rng)) = q.get_mut(e) else { continue };
+        let Ok((mut rb, mut link, per, inbox, mut out, mut d, mut rng, hijacked)) = q.get_mut(e) else { continue };
         let rb = &mut *rb;
         rb.prev = rb.cell;
         rb.moved = false;
@@ -668,7 +676,13 @@ pub(super) fn decide(mut c: DecideCtx, mut q: Query<DecideItem, Without<Crashed>
         let mut me = One { id, fm, cfg: &cfg, alloc, plan, c: &mut c };
         me.read_inbox(rb, &mut link, inbox);
         let task_note = me.tasks(rb, &mut link, &mut out);
-        let (next, desired, action, reason) = me.motion(rb, &mut link, per, &mut out, &mut rng);
+        let (mut next, mut desired, mut action, mut reason) = me.motion(rb, &mut link, per, &mut out, &mut rng);
+        if hijacked {
+            // Hijacked: it tells the others its plan as before, then drives straight for its
+            // goal, reservations or not; only its bumper (the interlock) still holds.
+            let (_, toward, _, _) = me.greedy(rb);
+            (next, desired, action, reason) = (toward, toward, "move", "hijacked");
+        }
         rb.next = next;
         rb.desired = desired;
         let (action, reason) = match task_note {
@@ -1419,7 +1433,7 @@ pub(super) fn act(
     mut scratch: ResMut<MotionScratch>,
     mut totals: ResMut<RunTotals>,
     mut chargers: ResMut<Chargers>,
-    mut q: Query<(&mut Robot, &mut Pose, &mut Decision, Has<Crashed>)>,
+    mut q: Query<(&mut Robot, &mut Pose, &mut Decision, Has<Crashed>, Has<Hijacked>)>,
 ) {
     let s = &mut *scratch;
     s.prev.clear();
@@ -1429,7 +1443,7 @@ pub(super) fn act(
     s.desired.clear();
     s.live.clear();
     for &(id, e) in &order.0 {
-        let Ok((r, _, _, crashed)) = q.get(e) else { continue };
+        let Ok((r, _, _, crashed, hijacked)) = q.get(e) else { continue };
         let live = !crashed && !r.down;
         s.ids.push(id);
         s.prev.push(r.cell);
@@ -1437,7 +1451,12 @@ pub(super) fn act(
         s.desired.push(if live { r.desired } else { r.cell });
         s.live.push(live);
         // Right of way in a contest: a seeded draw per robot and tick (fair, reproducible).
-        s.prio.push(crate::sim::rng::mix64(clock.seed ^ crate::sim::rng::mix64(clock.tick ^ (u64::from(id) << 32))));
+        // A hijacked robot never yields a contest (it still cannot enter an occupied cell).
+        s.prio.push(if hijacked {
+            u64::MAX
+        } else {
+            crate::sim::rng::mix64(clock.seed ^ crate::sim::rng::mix64(clock.tick ^ (u64::from(id) << 32)))
+        });
     }
     let cancelled = interlock(&s.prev, &s.intended, &s.prio, floor.base.len(), &mut s.scratch, &mut s.next);
     totals.tick.interlock_stops += cancelled as u64;
@@ -1448,7 +1467,7 @@ pub(super) fn act(
     let speed = (floor.cell_m / clock.dt) as f32;
     let cols = floor.cols();
     for (k, &(_, e)) in order.0.iter().enumerate() {
-        let Ok((mut r, mut pose, mut d, crashed)) = q.get_mut(e) else { continue };
+        let Ok((mut r, mut pose, mut d, crashed, _)) = q.get_mut(e) else { continue };
         if k >= s.next.len() {
             break;
         }
