@@ -148,3 +148,27 @@ fn a_hijacked_grid_battery_charges_flat_out_while_reporting_its_schedule() {
     assert!(sum(&col("attack_msgs_sent")) > 0.0, "its telemetry lies");
     assert!(ev.iter().any(|e| e["kind"] == "attack_start"));
 }
+
+#[test]
+fn falsified_queue_reports_are_caught_by_the_lights_and_nobody_genuine_is_flagged() {
+    let run_with = |sets: &[(&str, &str)]| {
+        let mut all = vec![("ticks", "2400")];
+        all.extend_from_slice(sets);
+        let (col, _) = run(&load("security_city_queues.ron", &all));
+        let trips = col("trips_completed");
+        (
+            trips[trips.len() - 1],
+            sum(&col("attack_msgs_accepted")),
+            sum(&col("detections_true")),
+            sum(&col("detections_false")),
+        )
+    };
+    let (clean, ..) = run_with(&[("attacks", "[]"), ("security.plausibility", "true")]);
+    let (lied, accepted, ..) = run_with(&[]);
+    let (checked, acc_on, hits, false_hits) = run_with(&[("security.plausibility", "true")]);
+    assert!(accepted > 1000.0 && lied < 0.8 * clean, "the lies cost trips: {lied} against {clean}");
+    assert_eq!(acc_on, 0.0, "every lie dropped");
+    assert!(hits > 1000.0);
+    assert_eq!(false_hits, 0.0, "no genuine report flagged");
+    assert!(checked > lied, "the fail-safe does better than the lies: {checked} against {lied}");
+}

@@ -9,6 +9,7 @@
 mod cars;
 mod measure;
 mod resolve;
+mod security;
 pub mod signals;
 mod state;
 
@@ -76,6 +77,7 @@ pub(super) fn build(app: &mut App, cfg: &TrafficConfig) {
         SimTick,
         (cars::decide_cars, signals::decide_lights, signals::decide_controllers).in_set(Phase::Decide),
     );
+    app.add_systems(SimTick, security::check_reports.in_set(crate::sim::VerifySet::Plausibility));
     app.add_systems(SimTick, (cars::act_cars, signals::apply_lights).in_set(Phase::Act));
     app.add_systems(SimTick, resolve::resolve.in_set(Phase::Resolve));
     app.add_systems(SimTick, (measure::measure, signals::measure_lights).chain().in_set(MeasureSet::World));
