@@ -385,10 +385,14 @@ pub(crate) fn tamper(
                 }
                 AttackKind::Spoofing { msg, falsify, victims } => {
                     let originals: Vec<Message> = out.0.iter().filter(|m| m.kind == msg.as_str()).copied().collect();
+                    // Agents of the attacker's kind it can pose as (built once per attacker).
+                    let same: Vec<u32> = if victims.is_empty() && !originals.is_empty() {
+                        index.iter().filter(|x| x.2 == akind && x.0 != attacker.0).map(|x| x.0).collect()
+                    } else {
+                        Vec::new()
+                    };
                     for mut m in originals {
                         let victim = if victims.is_empty() {
-                            let same: Vec<u32> =
-                                index.iter().filter(|x| x.2 == akind && x.0 != attacker.0).map(|x| x.0).collect();
                             if same.is_empty() {
                                 continue;
                             }

@@ -55,23 +55,32 @@ impl Limits {
     }
 }
 
+/// What every check of a tick shares: the limits, the ring, the clock and the channel.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ctx {
+    pub lim: Limits,
+    /// Vehicle length and ring length, m.
+    pub length: f64,
+    pub ring_len: f64,
+    pub now: u64,
+    pub dt: f64,
+    /// Beacon period and the channel's jitter, ticks.
+    pub beacon_every: u64,
+    pub jitter: u64,
+    /// Radio range, m, and the ticks before a new sender counts as appearing.
+    pub range: f64,
+    pub warmup: u64,
+}
+
 /// The verdict on one beacon `m` that `me` received.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn check(
     m: &Message,
     prev: Option<&Message>,
     me: &Vehicle,
     p: &Perception,
-    lim: Limits,
-    length: f64,
-    ring_len: f64,
-    now: u64,
-    dt: f64,
-    beacon_every: u64,
-    jitter: u64,
-    range: f64,
-    warmup: u64,
+    ctx: &Ctx,
 ) -> Result<(), &'static str> {
+    let Ctx { lim, length, ring_len, now, dt, beacon_every, jitter, range, warmup } = *ctx;
     let (speed, accel, pos) = (f64::from(m.payload[0]), f64::from(m.payload[1]), f64::from(m.payload[2]));
     if !(speed.is_finite() && accel.is_finite() && pos.is_finite()) {
         return Err("not_a_number");
@@ -188,6 +197,7 @@ pub(super) fn check_beacons(
     let jitter = u64::from(channel.config.jitter_ticks);
     let range = d.v2v_range_m.min(channel.config.range_m);
     let warmup = 3 * every + u64::from(channel.effective_latency()) + jitter + 2;
+    let ctx = Ctx { lim, length, ring_len: ring.length, now, dt, beacon_every: every, jitter, range, warmup };
     let mut work: Vec<(AgentId, &Vehicle, &Perception, Mut<Inbox>)> = q
         .iter_mut()
         .filter(|(_, _, _, i)| i.0.iter().any(|m| m.kind == MSG_V2V))
@@ -199,8 +209,7 @@ pub(super) fn check_beacons(
         for m in msgs {
             if m.kind == MSG_V2V {
                 let prev = sec.last(*me, m.from).copied();
-                let verdict =
-                    check(&m, prev.as_ref(), v, p, lim, length, ring.length, now, dt, every, jitter, range, warmup);
+                let verdict = check(&m, prev.as_ref(), v, p, &ctx);
                 // Checks against the sender's previous beacon judge the pair.
                 let pair =
                     matches!(verdict, Err("position_inconsistent" | "speed_jump" | "stale_beacon" | "beacon_rate"));
