@@ -23,10 +23,16 @@ fn scratch(name: &str) -> PathBuf {
 
 use crate::common::scenario_files;
 
-/// A run length that is quick but covers every scheduled fault and edit (a `--ticks`
+/// A run length that is quick but covers every scheduled fault, attack and edit (a `--ticks`
 /// below a fault's start is refused).
 fn quick_ticks(s: &Scenario) -> u64 {
-    let last = s.faults.iter().map(|f| f.at + f.duration.unwrap_or(0)).chain(s.edits.iter().map(|e| e.at)).max();
+    let last = s
+        .faults
+        .iter()
+        .map(|f| f.at + f.duration.unwrap_or(0))
+        .chain(s.attacks.iter().map(|a| a.at + a.duration.unwrap_or(0)))
+        .chain(s.edits.iter().map(|e| e.at))
+        .max();
     last.map_or(600, |t| (t + 100).max(600))
 }
 
