@@ -1422,6 +1422,9 @@ impl One<'_, '_> {
     }
 }
 
+/// What Act reads and writes of a robot: state, pose, decision, crashed, hijacked.
+type ActItem<'a> = (&'a mut Robot, &'a mut Pose, &'a mut Decision, Has<Crashed>, Has<Hijacked>);
+
 /// The Act phase: every robot's intended move through the interlock, then motion, energy and
 /// charging.
 #[allow(clippy::too_many_arguments)]
@@ -1433,7 +1436,7 @@ pub(super) fn act(
     mut scratch: ResMut<MotionScratch>,
     mut totals: ResMut<RunTotals>,
     mut chargers: ResMut<Chargers>,
-    mut q: Query<(&mut Robot, &mut Pose, &mut Decision, Has<Crashed>, Has<Hijacked>)>,
+    mut q: Query<ActItem>,
 ) {
     let s = &mut *scratch;
     s.prev.clear();

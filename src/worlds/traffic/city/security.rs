@@ -33,13 +33,16 @@ fn check(m: &Message, prev: Option<&Message>, storage: f64, lanes: f64, dt: f64)
     Ok(())
 }
 
+/// Lights that are not crashed.
+type LiveLights = (With<Light>, Without<Crashed>);
+
 /// Verify, plausibility: every light checks the queue reports it received; flagged ones
 /// are dropped before its decision reads them.
 pub(super) fn check_reports(
     clock: Res<SimClock>,
     map: Res<CityMap>,
     mut sec: ResMut<Security>,
-    mut q: Query<(&Agent, &mut Inbox), (With<Light>, Without<Crashed>)>,
+    mut q: Query<(&Agent, &mut Inbox), LiveLights>,
 ) {
     if !sec.checking() {
         return;
