@@ -54,8 +54,9 @@ pub struct Scenario<W = WorldConfig> {
     /// Fault timeline.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
-    /// Attack timeline: adversaries and what they do (docs/security.md).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Attack timeline: adversaries and what they do (docs/security.md). Always written
+    /// out, so `--set attacks=[...]` works on any scenario.
+    #[serde(default)]
     pub attacks: Vec<AttackSpec>,
     /// Which defences are on; every field can change while running.
     #[serde(default)]

@@ -136,15 +136,22 @@ impl WorldSpec for PowerConfig {
             }
             AttackKind::Hijack => {
                 let a = &attack.attackers;
-                if a.kind.is_some_and(|k| k != GRID_BATTERY) || (a.kind.is_none() && a.agents.is_empty()) {
+                if a.kind.is_some_and(|k| k != GRID_BATTERY && k != CHARGING_STATION)
+                    || (a.kind.is_none() && a.agents.is_empty())
+                {
                     return Err(format!(
-                        "in the power world only grid batteries ({}) have a hijack behaviour (they charge at full \
-                         power against their schedule); name them with `kind` or their ids",
-                        GRID_BATTERY.file_name()
+                        "in the power world only grid batteries ({}) and EV charging stations ({}) have a hijack \
+                         behaviour (load-altering: batteries charge flat out, stations ignore caps and pauses); \
+                         name them with `kind` or their ids",
+                        GRID_BATTERY.file_name(),
+                        CHARGING_STATION.file_name()
                     ));
                 }
-                if self.batteries.is_empty() {
+                if a.kind == Some(GRID_BATTERY) && self.batteries.is_empty() {
                     return Err("the scenario has no grid batteries to hijack".to_string());
+                }
+                if a.kind == Some(CHARGING_STATION) && self.ev.stations.is_empty() {
+                    return Err("the scenario has no EV charging stations to hijack".to_string());
                 }
                 Ok(())
             }

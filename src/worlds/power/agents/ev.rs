@@ -150,8 +150,18 @@ pub fn decide_stations(
     coord: Res<CoordinationRes>,
     roster: Res<Roster>,
     state: Res<PowerState>,
+    mut sec: ResMut<crate::sim::Security>,
     mut q: Query<
-        (&crate::sim::Agent, &mut StationAgent, &mut AgentRng, &mut Meter, &Inbox, &mut Outbox, &mut Decision),
+        (
+            &crate::sim::Agent,
+            &mut StationAgent,
+            &mut AgentRng,
+            &mut Meter,
+            &Inbox,
+            &mut Outbox,
+            &mut Decision,
+            Has<crate::sim::Hijacked>,
+        ),
         Without<Crashed>,
     >,
 ) {
@@ -164,7 +174,7 @@ pub fn decide_stations(
     let peak = ev.arrivals.peak();
     let rate = if peak > 0.0 { ev.arrivals_per_hour * ev.arrivals.at(hour) / peak } else { 0.0 };
     let telemetry = ticks(cfg.operator.telemetry_every_s, dt);
-    for (agent, mut s, mut rng, mut meter, inbox, mut out, mut d) in &mut q {
+    for (agent, mut s, mut rng, mut meter, inbox, mut out, mut d, hijacked) in &mut q {
         let s = &mut *s;
         fill(&mut meter, &state, s.bus, f0, now);
         for m in &inbox.0 {
@@ -254,12 +264,24 @@ pub fn decide_stations(
             cap = 0.0;
             s.limit = "underfrequency_pause";
         }
+        // Hijacked (a load-altering attack): it ignores the operator's cap and the
+        // under-frequency pause, draws all its feeder allows, and reports what it should.
+        let honest_cap = cap;
+        if hijacked {
+            cap = s.spec_feeder_kw;
+            s.limit = "hijacked";
+        }
         allocate(s, cap, ev.policy, dt);
         s.kw = s.plugged.iter().map(|e| e.kw).sum();
         meter.power_mw = s.kw / 1000.0;
         if coord.0 != Coordination::None && due(now, telemetry * 5, agent.id.0) {
-            let payload = [s.index as f32, s.kw as f32, s.queue.len() as f32, cap as f32];
+            let told = if hijacked { s.kw.min(honest_cap) } else { s.kw };
+            let payload = [s.index as f32, told as f32, s.queue.len() as f32, honest_cap as f32];
             out.send(agent.id, Dest::To(roster.operator()), MSG_EV, 16, now, payload);
+            if hijacked && let Some(m) = out.0.last_mut() {
+                m.flags |= crate::sim::security::flags::ATTACK;
+                sec.stats.attack_sent += 1;
+            }
         }
         *d = Decision { tick: now, action: "charge", reason: s.limit, value: s.kw as f32 };
     }
