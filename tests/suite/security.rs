@@ -172,3 +172,48 @@ fn falsified_queue_reports_are_caught_by_the_lights_and_nobody_genuine_is_flagge
     assert_eq!(false_hits, 0.0, "no genuine report flagged");
     assert!(checked > lied, "the fail-safe does better than the lies: {checked} against {lied}");
 }
+
+#[test]
+fn a_hijacked_charging_station_keeps_charging_through_the_underfrequency_pause() {
+    // IEEE 14 under the operator with one busy station; a 30 % load step pulls the
+    // frequency below the stations' pause threshold (f0 − 0.3 %).
+    let body = |attacks: &str| {
+        format!(
+            r#"(
+  name: "hijacked_station",
+  description: "test",
+  seed: 4,
+  ticks: 900,
+  dt: 0.1,
+  coordination: Centralized,
+  channel: (topology: AllToAll, latency_ticks: 1),
+  attacks: [{attacks}],
+  world: Power((
+    network: Matpower(path: "scenarios/cases/ieee14.m"),
+    ratings: (rule: File),
+    agc: (enabled: false),
+    ev: (stations: [(bus: 3, ports: 20, port_kw: 50.0, feeder_kw: 1000.0)], arrivals_per_hour: 20000.0),
+    events: [(at: 600, event: LoadStep(share: 0.3))],
+  )),
+)"#
+        )
+    };
+    let charging = |attacks: &str| {
+        let s = scenario::load_str(&body(attacks), "hijacked_station.ron").unwrap_or_else(|e| panic!("{e}"));
+        let (col, _) = run(&s);
+        let (ev, f) = (col("ev_charging_mw"), col("freq_hz"));
+        let dip: Vec<usize> = (60..f.len()).filter(|&r| f[r] < 60.0 * (1.0 - 0.004)).collect();
+        assert!(
+            !dip.is_empty(),
+            "the step pulls the frequency below the pause: min {:?}",
+            f.iter().copied().reduce(f64::min)
+        );
+        (dip.iter().map(|&r| ev[r]).sum::<f64>() / dip.len() as f64, ev[55], sum(&col("attack_msgs_sent")))
+    };
+    let (honest, before, _) = charging("");
+    let (hijacked, _, lies) = charging("(at: 300, attackers: (kind: ChargingStation, share: 1.0), attack: Hijack)");
+    assert!(before > 0.1, "the station charges before the step: {before} MW");
+    assert!(honest < 0.01, "an honest station pauses: {honest} MW");
+    assert!(hijacked > 0.1, "a hijacked one does not: {hijacked} MW");
+    assert!(lies > 0.0);
+}
