@@ -33,6 +33,10 @@ pub struct AttackDraft {
     pub stealthy: bool,
     /// Flooding: junk messages per tick per attacker.
     pub per_tick: u32,
+    /// Replay: how late recorded messages are sent again, ticks.
+    pub delay_ticks: u64,
+    /// Sybil: ghost identities per attacker.
+    pub ghosts: u32,
 }
 
 impl Default for AttackDraft {
@@ -49,6 +53,8 @@ impl Default for AttackDraft {
             magnitude: -40.0,
             stealthy: true,
             per_tick: 20,
+            delay_ticks: 50,
+            ghosts: 5,
         }
     }
 }
@@ -103,6 +109,12 @@ pub fn section(
             ui.add(egui::Slider::new(&mut d.field, 0..=3).text("field"));
             ui.add(egui::DragValue::new(&mut d.value).speed(0.5).prefix("claims "));
         });
+    }
+    if name == "replay" {
+        ui.add(egui::Slider::new(&mut d.delay_ticks, 1..=10_000).logarithmic(true).text("delay (ticks)"));
+    }
+    if name == "sybil" {
+        ui.add(egui::Slider::new(&mut d.ghosts, 1..=64).text("ghosts per attacker"));
     }
     if name == "flooding" {
         ui.add(egui::Slider::new(&mut d.per_tick, 1..=500).logarithmic(true).text("junk per tick"));
@@ -177,9 +189,9 @@ fn start(world: &mut World, d: &AttackDraft, duration: u64) -> Result<u32, Strin
     let falsify = Falsify::Extreme { field: d.field, value: d.value };
     let attack = match ATTACKS[d.attack] {
         "spoofing" => AttackKind::Spoofing { msg: msg()?, falsify, victims: Vec::new() },
-        "replay" => AttackKind::Replay { msg: msg()?, delay_ticks: 50 },
+        "replay" => AttackKind::Replay { msg: msg()?, delay_ticks: d.delay_ticks },
         "falsification" => AttackKind::Falsification { msg: msg()?, falsify },
-        "sybil" => AttackKind::Sybil { msg: msg()?, ghosts: 5, falsify },
+        "sybil" => AttackKind::Sybil { msg: msg()?, ghosts: d.ghosts, falsify },
         "flooding" => AttackKind::Flooding { to: None, per_tick: d.per_tick, bytes: 200, insider: false },
         "hijack" => AttackKind::Hijack,
         _ => AttackKind::FalseData { target: d.target, magnitude: d.magnitude, stealthy: d.stealthy },
