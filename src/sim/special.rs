@@ -1,8 +1,8 @@
 //! Special functions the core and the worlds share: ln Γ, the regularized incomplete beta
 //! and gamma functions (Numerical Recipes, 3rd ed., §6.1, §6.2 and §6.4), the χ²
 //! distribution's CDF and quantile, and a bisection that inverts any increasing CDF to the
-//! last bit of a double. The sweep's Student-t intervals and a state estimate's bad-data test
-//! (χ² on a state estimate's residuals) use them.
+//! last bit of a double. The sweep's Student-t intervals and the bad-data test of a state
+//! estimate (χ² on its residuals) use them.
 
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, nine coefficients: ~15 significant digits).
 pub fn ln_gamma(x: f64) -> f64 {

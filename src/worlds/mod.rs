@@ -45,6 +45,18 @@ pub enum Fixed {
     Variant(&'static str, &'static str),
 }
 
+/// What [`WorldSpec::honours`] says for a world with no behaviour of its own for an
+/// attack: message-level attacks and hijacks are carried out, false data needs a state
+/// estimator the world `name` does not have.
+pub fn honours_by_default(name: &str, attack: &AttackSpec) -> Result<(), String> {
+    match attack.attack {
+        AttackKind::FalseData { .. } => {
+            Err(format!("false data injection needs a state estimator, and the {name} world has none"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The contract every world implements. `validate`, `fixed_at_start` and `agent_count`
 /// see only the world's own section; paths they return start with `world.`.
 pub trait WorldSpec:
@@ -74,12 +86,7 @@ pub trait WorldSpec:
     /// The message-level attacks and hijacking work everywhere (a world without a hijack
     /// behaviour says so here); false data needs a state estimator.
     fn honours(&self, attack: &AttackSpec) -> Result<(), String> {
-        match attack.attack {
-            AttackKind::FalseData { .. } => {
-                Err(format!("false data injection needs a state estimator, and the {} world has none", self.name()))
-            }
-            _ => Ok(()),
-        }
+        honours_by_default(self.name(), attack)
     }
 
     /// Checks the world's section; reports each problem with its field path.

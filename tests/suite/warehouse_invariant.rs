@@ -147,6 +147,25 @@ fn the_checker_catches_vertex_conflicts_swaps_and_jumps() {
     assert!(violations(&ok).is_empty(), "{:?}", violations(&ok));
 }
 
+/// `base` with `sets` applied, run into a fresh scratch folder `name` with a trace every
+/// tick: the scenario run, the folder and the outcome.
+fn run_traced(
+    base: &masim::scenario::Scenario,
+    name: &str,
+    sets: Vec<(String, String)>,
+) -> (masim::scenario::Scenario, PathBuf, runner::RunOutcome) {
+    let s = base.with_sets(&sets).unwrap_or_else(|(_, i)| panic!("{name}: {}", i.message));
+    let dir = scratch(name);
+    let out = runner::run_to_dir(
+        &s,
+        &dir,
+        &RunOptions { trace: true, threads: 1, overrides: sets, ..Default::default() },
+        |_| {},
+    )
+    .expect("runs");
+    (s, dir, out)
+}
+
 #[test]
 fn no_conflict_under_any_strategy_with_faults_and_thirty_percent_loss() {
     let base = scenario::load_str(BASE, "invariant.ron").unwrap_or_else(|e| panic!("{e}"));
@@ -160,15 +179,7 @@ fn no_conflict_under_any_strategy_with_faults_and_thirty_percent_loss() {
     ];
     for (name, sets) in variants {
         let sets: Vec<(String, String)> = sets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let s = base.with_sets(&sets).unwrap_or_else(|(_, i)| panic!("{name}: {}", i.message));
-        let dir = scratch(name);
-        let out = runner::run_to_dir(
-            &s,
-            &dir,
-            &RunOptions { trace: true, threads: 1, overrides: sets, ..Default::default() },
-            |_| {},
-        )
-        .expect("runs");
+        let (s, dir, out) = run_traced(&base, name, sets);
         let col = |c: &str| out.columns.iter().position(|x| *x == c).unwrap_or_else(|| panic!("no column {c}"));
         let sum = |c: &str| out.rows.iter().map(|r| r[col(c)]).sum::<f64>();
         let last = |c: &str| out.rows.last().map_or(0.0, |r| r[col(c)]);
@@ -214,15 +225,7 @@ fn hijacked_robots_ignore_reservations_and_nobody_collides() {
     let base = scenario::load_str(&text, "invariant.ron").unwrap_or_else(|e| panic!("{e}"));
     for (name, coord) in [("hijack_central", "Centralized"), ("hijack_decentralized", "Decentralized")] {
         let sets = vec![("coordination".to_string(), coord.to_string())];
-        let s = base.with_sets(&sets).unwrap_or_else(|(_, i)| panic!("{name}: {}", i.message));
-        let dir = scratch(name);
-        let out = runner::run_to_dir(
-            &s,
-            &dir,
-            &RunOptions { trace: true, threads: 1, overrides: sets, ..Default::default() },
-            |_| {},
-        )
-        .expect("runs");
+        let (s, dir, out) = run_traced(&base, name, sets);
         let col = |c: &str| out.columns.iter().position(|x| *x == c).unwrap_or_else(|| panic!("no column {c}"));
         assert_eq!(out.rows.iter().map(|r| r[col("conflicts")]).sum::<f64>(), 0.0, "{name}");
         let t = trace(&dir, 2 + 3 * 2 + 4, 1.0);

@@ -192,6 +192,19 @@ pub struct AttackSpec {
 
 crate::impl_timed!(AttackSpec);
 
+/// Marks the message an agent has just put in its outbox as a lie (a hijacked agent's
+/// report of what it did not do): its ground truth says adversarial. Returns how many it
+/// marked (0 or 1) for the world to add to `attack_sent`.
+pub fn mark_lie(out: &mut Outbox) -> u64 {
+    match out.0.last_mut() {
+        Some(m) => {
+            m.flags |= flags::ATTACK;
+            1
+        }
+        None => 0,
+    }
+}
+
 /// Marks an agent an attack has hijacked: its world makes it act adversarially.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct Hijacked {

@@ -22,7 +22,7 @@ use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use attacks::{AttackKind, AttackSpec, Attackers, Attacks, Falsify, Hijacked};
+pub use attacks::{AttackKind, AttackSpec, Attackers, Attacks, Falsify, Hijacked, mark_lie};
 pub use election::{Ballot, ElectionTiming, Replica, Role};
 pub use reputation::Beta;
 pub use robust::Aggregation;

@@ -148,6 +148,8 @@ pub fn is_r_robust(adj: &[Vec<usize>], r: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::ChaCha8Rng;
+    use rand::{RngExt, SeedableRng};
 
     #[test]
     fn weighted_wmsr_moves_dropped_weight_to_the_own_value() {
@@ -159,8 +161,6 @@ mod tests {
         let got = wmsr_weighted(1.0, 0.4, &[(0.2, 0.0), (0.2, 2.0), (0.2, 100.0)], 0);
         assert!((got - (0.4 + 0.4 + 20.0)).abs() < 1e-12, "{got}");
     }
-    use rand::rngs::ChaCha8Rng;
-    use rand::{RngExt, SeedableRng};
 
     fn complete(n: usize) -> Vec<Vec<usize>> {
         (0..n).map(|i| (0..n).filter(|&j| j != i).collect()).collect()

@@ -155,7 +155,7 @@ impl WorldSpec for PowerConfig {
                 }
                 Ok(())
             }
-            _ => Ok(()),
+            _ => crate::worlds::honours_by_default(self.name(), attack),
         }
     }
 

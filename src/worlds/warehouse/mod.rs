@@ -216,10 +216,7 @@ impl WorldSpec for WarehouseConfig {
                  ignoring reservations); name them with `kind` or their ids",
                 ROBOT.file_name()
             )),
-            AttackKind::FalseData { .. } => {
-                Err("false data injection needs a state estimator, and the warehouse world has none".to_string())
-            }
-            _ => Ok(()),
+            _ => crate::worlds::honours_by_default(self.name(), attack),
         }
     }
 

@@ -278,9 +278,8 @@ pub fn decide_stations(
             let told = if hijacked { s.kw.min(honest_cap) } else { s.kw };
             let payload = [s.index as f32, told as f32, s.queue.len() as f32, honest_cap as f32];
             out.send(agent.id, Dest::To(roster.operator()), MSG_EV, 16, now, payload);
-            if hijacked && let Some(m) = out.0.last_mut() {
-                m.flags |= crate::sim::security::flags::ATTACK;
-                sec.stats.attack_sent += 1;
+            if hijacked {
+                sec.stats.attack_sent += crate::sim::security::mark_lie(&mut out);
             }
         }
         *d = Decision { tick: now, action: "charge", reason: s.limit, value: s.kw as f32 };

@@ -86,7 +86,7 @@ pub fn scan(
     // The meters.
     let flows: Vec<f64> = state.lines.iter().map(|l| l.flow_mw).collect();
     let injections = net.bus_injections_mw(&flows);
-    let truth: Vec<f64> = model
+    let mut z: Vec<f64> = model
         .measurements()
         .iter()
         .map(|m| match *m {
@@ -94,7 +94,6 @@ pub fn scan(
             Meas::Injection(i) => injections[i],
         })
         .collect();
-    let mut z = truth.clone();
     if e.noise {
         for (v, m) in z.iter_mut().zip(model.measurements()) {
             let s = if matches!(m, Meas::Flow(_)) { e.flow_sigma_mw } else { e.injection_sigma_mw };
@@ -148,8 +147,9 @@ pub fn scan(
                 Meas::Injection(b) => b,
             };
             let area = state.model.bus_area.get(bus).copied().unwrap_or(0);
-            sec.alarm(now, Some(roster.area(area)), "bad_data", attacked.get(i).copied().unwrap_or(false));
-            named.push(json!({"measurement": m.label(net), "normalized_residual": rn, "attacked": attacked[i]}));
+            let hit = attacked.get(i).copied().unwrap_or(false);
+            sec.alarm(now, Some(roster.area(area)), "bad_data", hit);
+            named.push(json!({"measurement": m.label(net), "normalized_residual": rn, "attacked": hit}));
         }
         if checked.removed.is_empty() {
             sec.alarm(now, Some(roster.operator()), "bad_data_unidentified", any_attack);

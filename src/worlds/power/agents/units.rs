@@ -14,7 +14,7 @@ use bevy::prelude::*;
 use serde_json::json;
 
 use super::{MSG_CONSENSUS, MSG_PRICE, MSG_SETPOINT, MSG_STORAGE, MSG_TELEMETRY, Meter, Roster, due, ticks};
-use crate::sim::security::{Aggregation, flags, robust};
+use crate::sim::security::{Aggregation, mark_lie, robust};
 use crate::sim::{
     AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Hijacked, Inbox, Outbox, Security,
     SimClock,
@@ -608,11 +608,8 @@ pub fn decide_storage(
                 now,
                 [s.index as f32, soc as f32, told as f32, 0.0],
             );
-            if hijacked.is_some()
-                && let Some(m) = out.0.last_mut()
-            {
-                m.flags |= flags::ATTACK;
-                sec.stats.attack_sent += 1;
+            if hijacked.is_some() {
+                sec.stats.attack_sent += mark_lie(&mut out);
             }
         }
         *d = Decision {

@@ -7,7 +7,7 @@ use rand::RngExt;
 
 use super::security::{HIJACK_BRAKE_S, HIJACK_DECEL, HIJACK_PERIOD_S};
 use crate::sim::Hijacked;
-use crate::sim::security::{Aggregation, Security, flags};
+use crate::sim::security::{Aggregation, Security, mark_lie};
 
 use super::*;
 
@@ -257,11 +257,8 @@ pub(super) fn decide_vehicles(
                 now,
                 [speed as f32, accel as f32, v.pos as f32, 0.0],
             );
-            if hijacked.is_some()
-                && let Some(m) = out.0.last_mut()
-            {
-                m.flags |= flags::ATTACK;
-                lies.fetch_add(1, Ordering::Relaxed);
+            if hijacked.is_some() {
+                lies.fetch_add(mark_lie(&mut out), Ordering::Relaxed);
             }
         }
         if report && matches!(coord, Coordination::Centralized | Coordination::Hierarchical) && !v.automated {
