@@ -7,7 +7,10 @@ use bevy_egui::egui;
 use super::Selection;
 use super::agents::AgentIndex;
 use super::worlds::WorldGui;
-use crate::sim::{Agent, AgentId, Crashed, Decision, Hijacked, Inbox, Message, Outbox, Pose, Security, SimClock};
+use crate::sim::{
+    Agent, AgentId, Coordinator, Crashed, Decision, Hijacked, Inbox, LeaderView, Message, Outbox, Pose, Security,
+    SimClock,
+};
 
 /// Draws the inspector for the selected agent, with the world's own rows and sections.
 pub fn show(ui: &mut egui::Ui, world: &mut World, gui: &WorldGui) {
@@ -52,6 +55,23 @@ pub fn show(ui: &mut egui::Ui, world: &mut World, gui: &WorldGui) {
             row(ui, "speed (m/s)", format!("{:.2}", p.speed));
         }
         (gui.inspector_rows)(ui, world, entity);
+        if let Some(c) = e.get::<Coordinator>() {
+            let r = &c.replica;
+            row(ui, "replica", format!("{} of {} (group {})", r.id, r.n, c.group));
+            row(ui, "role, term", format!("{}, term {}", r.role.name(), r.term));
+            let leader = r.leader.map_or("none heard".to_string(), |l| format!("#{}", c.peers[l as usize].0));
+            row(ui, "leader", leader);
+            if let Some(t) = c.leader_since.filter(|_| c.leads()) {
+                row(ui, "leading since tick", t.to_string());
+            }
+            if let Some((t, why)) = c.last_election {
+                row(ui, "last election", format!("tick {t} ({why})"));
+            }
+        } else if let Some(v) = e.get::<LeaderView>()
+            && world.get_resource::<Security>().is_some_and(|s| s.config.failover.enabled())
+        {
+            row(ui, "follows", format!("#{} (term {}, heard at tick {})", v.leader.0, v.term, v.heard));
+        }
         if let Some(d) = e.get::<Decision>() {
             row(ui, "decision", format!("{} ({:.2})", d.action, d.value));
             row(ui, "reason", d.reason.to_string());

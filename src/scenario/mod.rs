@@ -423,7 +423,8 @@ impl<W: WorldSpec> Scenario<W> {
 
     /// Number of agents the world spawns (ids are 0..count).
     pub fn agent_count(&self) -> u64 {
-        self.world.agent_count()
+        let standby = if self.world.replicates_coordinator() { self.security.failover.replicas.max(1) - 1 } else { 0 };
+        self.world.agent_count() + u64::from(standby)
     }
 
     /// Drops everything scheduled at or after `ticks` — faults, edits and the world's own
@@ -491,6 +492,9 @@ fn friendly_type_error(msg: &str) -> String {
 pub fn live_editable<W: WorldSpec>(old: &Scenario<W>, new: &Scenario<W>) -> Result<(), String> {
     if old.seed != new.seed || old.dt != new.dt {
         return Err("seed and dt cannot change while running".into());
+    }
+    if old.security.failover != new.security.failover {
+        return Err("security.failover only applies at start (the replicas spawn with the world)".into());
     }
     let (a, b) = (serde_json::to_value(old).ok(), serde_json::to_value(new).ok());
     let (Some(a), Some(b)) = (a, b) else { return Err("cannot compare the settings".into()) };

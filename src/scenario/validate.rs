@@ -94,6 +94,15 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
     for (field, why) in s.security.problems() {
         v.bad(format!("security.{field}"), why);
     }
+    if s.security.failover.enabled() && !s.world.replicates_coordinator() {
+        v.bad(
+            "security.failover.replicas",
+            format!(
+                "the {} world has no coordinator to replicate yet (only the warehouse's fleet manager)",
+                s.world.name()
+            ),
+        );
+    }
 
     for (i, e) in s.edits.iter().enumerate() {
         if e.at >= s.ticks {

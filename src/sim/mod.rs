@@ -27,7 +27,7 @@ pub use kind::AgentKind;
 pub use metrics::{Metrics, WorldSummary};
 pub use registry::{Agg, MessageKind, MetricGroup, MetricSpec, Registry, RunTable, SimAppExt, TraceTable};
 pub use rng::AgentRng;
-pub use security::{AttackSpec, Attacks, Hijacked, Security, SecurityConfig};
+pub use security::{AttackSpec, Attacks, Coordinator, Hijacked, LeaderView, Security, SecurityConfig};
 pub use timeline::{Timed, Timeline};
 
 /// The schedule that advances the world by exactly one tick. Nothing runs it on a wall
@@ -296,10 +296,13 @@ impl Plugin for SimPlugin {
         );
         app.register_metrics(MetricGroup::Channel, &CommStats::SPECS);
         app.register_metrics(MetricGroup::Layer, &security::SecStats::SPECS);
-        app.register_message_kinds(&[MessageKind {
-            name: security::attacks::FLOOD,
-            about: "an adversary's junk (flooding attack)",
-        }]);
+        app.register_message_kinds(&[
+            MessageKind { name: security::attacks::FLOOD, about: "an adversary's junk (flooding attack)" },
+            MessageKind {
+                name: security::failover::BALLOT,
+                about: "coordinator replicas' election: vote requests, votes, the leader's heartbeats",
+            },
+        ]);
         insert_state(app.world_mut(), s);
         app.add_schedule(Schedule::new(SpawnWorld));
         app.add_schedule(Schedule::new(ResetWorld));
@@ -310,6 +313,7 @@ impl Plugin for SimPlugin {
         app.add_systems(SimTick, channel::communicate.in_set(CommunicateSet::Route));
         app.add_systems(SimTick, security::authenticate.in_set(VerifySet::Authenticate));
         app.add_systems(SimTick, security::trust.in_set(VerifySet::Trust));
+        app.add_systems(SimTick, security::failover::elect.in_set(Phase::Communicate).after(CommunicateSet::Verify));
         app.add_systems(SimTick, security::record.in_set(MeasureSet::Layers));
         app.add_systems(SimTick, (metrics::record_row, advance_clock).chain().in_set(MeasureSet::Record));
     }

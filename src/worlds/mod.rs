@@ -82,6 +82,12 @@ pub trait WorldSpec:
     /// checked against them).
     fn message_kinds(&self) -> Vec<&'static str>;
 
+    /// Whether the world runs `security.failover.replicas` copies of its coordinator
+    /// (the standbys spawn after its other agents, so their ids follow `agent_count`).
+    fn replicates_coordinator(&self) -> bool {
+        false
+    }
+
     /// Whether the world can carry out `attack` with these settings; the reason when not.
     /// The message-level attacks and hijacking work everywhere (a world without a hijack
     /// behaviour says so here); false data needs a state estimator.
@@ -180,6 +186,9 @@ impl WorldSpec for WorldConfig {
     }
     fn message_kinds(&self) -> Vec<&'static str> {
         each_world!(self, w => w.message_kinds())
+    }
+    fn replicates_coordinator(&self) -> bool {
+        each_world!(self, w => w.replicates_coordinator())
     }
     fn honours(&self, attack: &AttackSpec) -> Result<(), String> {
         each_world!(self, w => w.honours(attack))

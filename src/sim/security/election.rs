@@ -114,6 +114,31 @@ impl Replica {
         r
     }
 
+    /// The configured start of a group: replica `leader` leads term 1 and every other
+    /// replica follows it (as if it had voted for it), so a run does not open with an
+    /// election. Only one replica leads term 1, so the one-leader-per-term rule holds.
+    pub fn bootstrap(&mut self, leader: u32, now: u64, rng: &mut impl rand::Rng) {
+        self.term = 1;
+        self.voted_for = Some(leader);
+        self.leader = Some(leader);
+        if leader == self.id {
+            self.role = Role::Leader;
+            self.next_heartbeat = now;
+        } else {
+            self.role = Role::Follower;
+            self.reset_timer(now, rng);
+        }
+    }
+
+    /// A crashed replica starting again: it keeps its term and vote (Raft's persistent
+    /// state) and comes back as a follower with a fresh timeout.
+    pub fn restart(&mut self, now: u64, rng: &mut impl rand::Rng) {
+        self.role = Role::Follower;
+        self.leader = None;
+        self.votes = 0;
+        self.reset_timer(now, rng);
+    }
+
     fn reset_timer(&mut self, now: u64, rng: &mut impl rand::Rng) {
         let (lo, hi) = (self.timing.timeout_min_ticks.max(1), self.timing.timeout_max_ticks);
         self.deadline = now + if hi > lo { rng.random_range(lo..=hi) } else { lo };

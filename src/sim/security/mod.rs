@@ -12,6 +12,7 @@
 
 pub mod attacks;
 pub mod election;
+pub mod failover;
 pub mod reputation;
 pub mod robust;
 pub mod window;
@@ -24,6 +25,7 @@ use serde_json::json;
 
 pub use attacks::{AttackKind, AttackSpec, Attackers, Attacks, Falsify, Hijacked, mark_lie};
 pub use election::{Ballot, ElectionTiming, Replica, Role};
+pub use failover::{Coordinator, FailoverConfig, LeaderView};
 pub use reputation::Beta;
 pub use robust::Aggregation;
 pub use window::{ReplayWindow, Verdict};
@@ -84,6 +86,9 @@ pub struct SecurityConfig {
     /// How agents combine values that several others report (the ring's consensus
     /// speed, the lights' queues, the grid's consensus dispatch).
     pub aggregation: Aggregation,
+    /// Standby replicas of the worlds' coordinators and the election that fails over to
+    /// them when the leader goes silent.
+    pub failover: FailoverConfig,
 }
 
 impl Default for SecurityConfig {
@@ -98,6 +103,7 @@ impl Default for SecurityConfig {
             forgetting: 0.99,
             distrust_below: 0.3,
             aggregation: Aggregation::Mean,
+            failover: FailoverConfig::default(),
         }
     }
 }
@@ -121,6 +127,7 @@ impl SecurityConfig {
         if !(self.distrust_below > 0.0 && self.distrust_below < 1.0) {
             out.push(("distrust_below", "must be in (0, 1)".to_string()));
         }
+        out.extend(self.failover.problems());
         out
     }
 }
@@ -146,11 +153,15 @@ pub struct SecStats {
     pub rejected_distrusted: u64,
     /// Senders distrusted at the end of the tick.
     pub distrusted: u64,
+    /// Replicas of coordinators that won an election and took over.
+    pub failovers: u64,
+    /// Coordinators with no live leader at the end of the tick.
+    pub leaderless: u64,
 }
 
 impl SecStats {
     /// The metric columns, with units and how rows summarise them.
-    pub const SPECS: [MetricSpec; 9] = [
+    pub const SPECS: [MetricSpec; 11] = [
         MetricSpec::count("attack_msgs_sent", "messages"),
         MetricSpec::count("attack_msgs_accepted", "messages"),
         MetricSpec::count("msgs_rejected_auth", "messages"),
@@ -160,9 +171,11 @@ impl SecStats {
         MetricSpec::count("detections_false", "detections"),
         MetricSpec::count("msgs_rejected_distrusted", "messages"),
         MetricSpec::gauge("agents_distrusted", "agents"),
+        MetricSpec::count("failovers", "elections"),
+        MetricSpec::gauge("coordinators_leaderless", "coordinators"),
     ];
 
-    fn values(&self) -> [f64; 9] {
+    fn values(&self) -> [f64; 11] {
         [
             self.attack_sent as f64,
             self.attack_accepted as f64,
@@ -173,6 +186,8 @@ impl SecStats {
             self.detections_false as f64,
             self.rejected_distrusted as f64,
             self.distrusted as f64,
+            self.failovers as f64,
+            self.leaderless as f64,
         ]
     }
 
@@ -186,6 +201,8 @@ impl SecStats {
         self.detections_false += o.detections_false;
         self.rejected_distrusted += o.rejected_distrusted;
         self.distrusted = o.distrusted;
+        self.failovers += o.failovers;
+        self.leaderless = o.leaderless;
     }
 }
 
@@ -511,8 +528,8 @@ pub(crate) fn record(
         metrics.set(spec.name, v);
     }
     sec.totals.add(&s);
-    let distrusted = s.distrusted;
-    sec.stats = SecStats { distrusted, ..SecStats::default() };
+    let (distrusted, leaderless) = (s.distrusted, s.leaderless);
+    sec.stats = SecStats { distrusted, leaderless, ..SecStats::default() };
 }
 
 #[cfg(test)]

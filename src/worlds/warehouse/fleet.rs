@@ -20,7 +20,10 @@ use super::planning::{
 use super::robots::{CODE_BROKEN, MAX_PLAN};
 use super::tasks::{Ledger, TaskState};
 use super::{Allocation, Planning, ROBOT, WarehouseParams, msg};
-use crate::sim::{Agent, AgentId, Channel, CoordinationRes, Crashed, Decision, Dest, Inbox, Outbox, SimClock, Timings};
+use crate::sim::{
+    Agent, AgentId, Channel, CoordinationRes, Coordinator, Crashed, Decision, Dest, Inbox, LeaderView, Outbox,
+    SimClock, Timings,
+};
 
 /// Ticks travel in messages as `f32`, modulo 2²⁴ (exact); robots read them back as the tick
 /// nearest to their own clock.
@@ -129,6 +132,20 @@ impl FleetState {
     }
 }
 
+/// The fleet manager that leads now: the one replica (or the only manager) that is up and
+/// not standing by; failing that, the first one there is.
+pub fn leading_fleet(world: &World) -> Option<&FleetState> {
+    let mut first = None;
+    for e in world.iter_entities() {
+        let Some(fs) = e.get::<FleetState>() else { continue };
+        first = first.or(Some(fs));
+        if !e.contains::<Crashed>() && e.get::<Coordinator>().is_none_or(|c| c.leads()) {
+            return Some(fs);
+        }
+    }
+    first
+}
+
 /// What the managers read.
 #[derive(SystemParam)]
 pub(super) struct ManagerCtx<'w> {
@@ -153,16 +170,35 @@ fn read_cell(x: f32, cells: usize) -> Cell {
 /// The fleet manager's Decide: reports in, orders in, allocation, planning.
 pub(super) fn fleet_manager(
     mut c: ManagerCtx,
-    mut q: Query<(&Agent, &mut FleetState, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<(&Agent, &mut FleetState, &Inbox, &mut Outbox, &mut Decision, Option<&Coordinator>), Without<Crashed>>,
 ) {
-    let Ok((agent, mut fs, inbox, mut out, mut d)) = q.single_mut() else { return };
-    let me = agent.id;
+    let now = c.clock.tick;
+    let mut replicas: Vec<_> = q.iter_mut().collect();
+    replicas.sort_by_key(|m| m.0.id);
+    for (agent, mut fs, inbox, mut out, mut d, replica) in replicas {
+        if let Some(r) = replica {
+            if !r.leads() {
+                // A standby replica: it keeps nothing but its election going.
+                *d = Decision { tick: now, action: "standby", reason: "follower", value: r.replica.term as f32 };
+                continue;
+            }
+            if r.took_over(now) {
+                // A new leader starts from the order book (the shared WMS database) and
+                // rebuilds its views of the robots from their reports.
+                *fs = FleetState { next_task: c.ledger.tasks.len() as u32, ..Default::default() };
+            }
+        }
+        manage(&mut c, agent.id, &mut fs, inbox, &mut out, &mut d);
+    }
+}
+
+/// One leading fleet manager's tick.
+fn manage(c: &mut ManagerCtx, me: AgentId, fs: &mut FleetState, inbox: &Inbox, out: &mut Outbox, d: &mut Decision) {
     let now = c.clock.tick;
     let cfg = c.params.0.clone();
     let alloc = super::allocation(&cfg, c.coord.0);
     let plan = super::planning(&cfg, c.coord.0);
     let cells = c.floor.base.len();
-    let fs = &mut *fs;
     // Reports.
     for m in &inbox.0 {
         let p = m.payload;
@@ -226,7 +262,7 @@ pub(super) fn fleet_manager(
                 let from_zone = m.from.0.saturating_sub(1);
                 if c.ledger.get(task).is_some_and(|t| t.state == TaskState::Waiting) {
                     let z = route(fs, &c.floor, c.ledger.tasks[task as usize].pick, Some(from_zone));
-                    send_zone_order(&mut out, me, z, task, &c.ledger, now);
+                    send_zone_order(out, me, z, task, &c.ledger, now);
                     fs.routed.insert(task, (z, now));
                 }
             }
@@ -241,7 +277,7 @@ pub(super) fn fleet_manager(
     match alloc {
         Allocation::Decentralized | Allocation::None => {
             for task in first_new..fs.next_task {
-                announce(&mut out, me, task, &c.ledger, now);
+                announce(out, me, task, &c.ledger, now);
                 fs.announced.insert(task, now);
             }
             // Orders nobody has taken are announced again.
@@ -254,7 +290,7 @@ pub(super) fn fleet_manager(
                 .take(32)
                 .collect();
             for task in again {
-                announce(&mut out, me, task, &c.ledger, now);
+                announce(out, me, task, &c.ledger, now);
                 fs.announced.insert(task, now);
             }
             if now.is_multiple_of(64) {
@@ -274,7 +310,7 @@ pub(super) fn fleet_manager(
             );
             for task in todo {
                 let z = route(fs, &c.floor, c.ledger.tasks[task as usize].pick, None);
-                send_zone_order(&mut out, me, z, task, &c.ledger, now);
+                send_zone_order(out, me, z, task, &c.ledger, now);
                 fs.routed.insert(task, (z, now));
             }
             if now.is_multiple_of(64) {
@@ -282,7 +318,7 @@ pub(super) fn fleet_manager(
                 fs.routed.retain(|t, _| l.get(*t).is_some_and(|x| x.state == TaskState::Waiting));
             }
         }
-        Allocation::Centralized => allocate(fs, &mut c, &mut out, me, &cfg),
+        Allocation::Centralized => allocate(fs, c, out, me, &cfg),
         Allocation::Auto => {}
     }
     if now.is_multiple_of(64) {
@@ -296,8 +332,8 @@ pub(super) fn fleet_manager(
     let mut action = "manage";
     if plan == Planning::Centralized {
         action = match cfg.planner.kind {
-            PlannerKind::Pibt => plan_pibt(fs, &mut c, &mut out, me, &cfg),
-            PlannerKind::Whca => plan_whca(fs, &mut c, &mut out, me, &cfg),
+            PlannerKind::Pibt => plan_pibt(fs, c, out, me, &cfg),
+            PlannerKind::Whca => plan_whca(fs, c, out, me, &cfg),
         };
     }
     let ms = t1.elapsed().as_secs_f64();
@@ -621,7 +657,7 @@ impl ZoneState {
 /// zone, allocation within the zone, summaries up and orders handed back.
 pub(super) fn zone_managers(
     mut c: ManagerCtx,
-    mut q: Query<(&Agent, &mut ZoneState, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<(&Agent, &mut ZoneState, &Inbox, &mut Outbox, &mut Decision, &LeaderView), Without<Crashed>>,
 ) {
     let now = c.clock.tick;
     let cfg = c.params.0.clone();
@@ -633,8 +669,8 @@ pub(super) fn zone_managers(
     let stale = cfg.failsafe.stale_after_ticks;
     let mut managers: Vec<_> = q.iter_mut().collect();
     managers.sort_by_key(|m| m.0.id);
-    for (agent, mut zs, inbox, mut out, mut d) in managers {
-        let me = agent.id;
+    for (agent, mut zs, inbox, mut out, mut d, view) in managers {
+        let (me, fm) = (agent.id, view.leader);
         let zs = &mut *zs;
         for m in &inbox.0 {
             let p = m.payload;
@@ -720,14 +756,7 @@ pub(super) fn zone_managers(
                 && let Some(k) = zs.queue.iter().position(|x| !zs.offers.contains_key(&x.0))
             {
                 let (task, pick, drop, _) = zs.queue.remove(k);
-                out.send(
-                    me,
-                    Dest::To(AgentId(0)),
-                    msg::HANDBACK,
-                    12,
-                    now,
-                    [task as f32, cellf(pick), cellf(drop), 0.0],
-                );
+                out.send(me, Dest::To(fm), msg::HANDBACK, 12, now, [task as f32, cellf(pick), cellf(drop), 0.0]);
                 zs.starved_since = Some(now);
             }
         } else {
@@ -736,7 +765,7 @@ pub(super) fn zone_managers(
         if now.is_multiple_of(5) {
             out.send(
                 me,
-                Dest::To(AgentId(0)),
+                Dest::To(fm),
                 msg::ZONE_SUMMARY,
                 8,
                 now,

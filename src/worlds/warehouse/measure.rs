@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use serde_json::{Value, json};
 
-use super::fleet::FleetState;
 use super::floor::Floor;
 use super::map::Cell;
 use super::robots::{Link, Robot, RobotOrder, RobotPhase};
@@ -290,7 +289,7 @@ pub(super) fn summary(world: &World) -> Value {
         .collect();
     let sent = world.get_resource::<Channel>().map_or(0, |c| c.totals.sent);
     let hours = clock.tick as f64 * clock.dt / 3600.0;
-    let fm = world.iter_entities().find_map(|e| e.get::<FleetState>().map(|f| f.planned)).unwrap_or(0);
+    let fm = super::fleet::leading_fleet(world).map_or(0, |f| f.planned);
     let t = totals.total;
     json!({
         "map_rows": floor.rows(),

@@ -26,7 +26,7 @@ use bevy::prelude::*;
 
 pub use config::{Allocation, EventKind, MapSource, PlannerKind, Planning, WarehouseConfig, WarehouseEvent};
 pub use events::WorldEvents;
-pub use fleet::{FleetState, ZoneState};
+pub use fleet::{FleetState, ZoneState, leading_fleet};
 pub use floor::Floor;
 pub use measure::{Deadlocks, RunTotals};
 pub use robots::{Link, Perception, Robot, RobotOrder, RobotPhase, plan_cells};
@@ -227,6 +227,11 @@ impl WorldSpec for WarehouseConfig {
     /// The fleet manager (id 0), the zone managers (1..=zones), then the robots.
     fn agent_count(&self) -> u64 {
         1 + u64::from(self.zones.count()) + u64::from(self.robots)
+    }
+
+    /// The fleet manager.
+    fn replicates_coordinator(&self) -> bool {
+        true
     }
 
     fn validate(&self, core: &CoreView, out: &mut Checker) {

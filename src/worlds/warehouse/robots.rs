@@ -24,8 +24,8 @@ use super::planning::{LocalAgent, NONE, UNREACHABLE, check_moves, check_step, de
 use super::tasks::{Chargers, Ledger, Parking, give_up};
 use super::{Allocation, FLEET_MANAGER, Planning, ROBOT, WarehouseParams, ZONE_MANAGER, msg};
 use crate::sim::{
-    Agent, AgentId, AgentIds, AgentRng, CoordinationRes, Crashed, Decision, Dest, EventLog, Hijacked, Inbox, Outbox,
-    Pose, SimClock, TraceState,
+    Agent, AgentId, AgentIds, AgentRng, CoordinationRes, Coordinator, Crashed, Decision, Dest, EventLog, Hijacked,
+    Inbox, LeaderView, Outbox, Pose, Security, SimClock, TraceState,
 };
 
 /// What a robot is doing.
@@ -397,6 +397,7 @@ fn robot_bundle(
         Link::new(tick),
         Perception::default(),
         TraceState("idle"),
+        LeaderView::new(0, AgentId(0)),
     )
 }
 
@@ -405,19 +406,12 @@ fn robot_bundle(
 pub(super) fn spawn(world: &mut World) {
     let cfg = world.resource::<WarehouseParams>().0.clone();
     let clock = world.resource::<SimClock>().clone();
+    let failover = world.resource::<Security>().config.failover;
     let fm = world.resource_mut::<AgentIds>().alloc();
     let floor = world.resource::<Floor>();
     let (cx, cy) = floor.centre();
     let zones: Vec<(f32, f32)> = (0..cfg.zones.count()).map(|z| floor.zone_centre(z)).collect();
-    world.spawn((
-        Agent { id: fm, kind: FLEET_MANAGER },
-        Pose { x: cx, y: cy, heading: 0.0, speed: 0.0 },
-        Decision::default(),
-        Inbox::default(),
-        Outbox::default(),
-        FleetState::default(),
-        TraceState("managing"),
-    ));
+    let fm_entity = world.spawn(fm_bundle(fm, cx, cy)).id();
     for (z, (x, y)) in zones.into_iter().enumerate() {
         let id = world.resource_mut::<AgentIds>().alloc();
         world.spawn((
@@ -428,6 +422,7 @@ pub(super) fn spawn(world: &mut World) {
             Outbox::default(),
             ZoneState::new(z as u32),
             TraceState("managing"),
+            LeaderView::new(0, fm),
         ));
     }
     let n = cfg.robots as usize;
@@ -441,7 +436,38 @@ pub(super) fn spawn(world: &mut World) {
         bundles.push(robot_bundle(id, cell, floor, frac.clamp(0.0, 1.0) * b.capacity_kwh, clock.tick, clock.seed));
     }
     world.spawn_batch(bundles);
+    if failover.enabled() {
+        // Standby replicas of the fleet manager, numbered after the robots so that every
+        // other agent keeps its id, spread along the floor's middle row (the leader sits at its centre).
+        let w = 2.0 * cx;
+        let mut peers = vec![fm];
+        let mut entities = vec![fm_entity];
+        for k in 1..failover.replicas {
+            let id = world.resource_mut::<AgentIds>().alloc();
+            let x = w * (2 * k - 1) as f32 / (2 * (failover.replicas - 1)) as f32;
+            entities.push(world.spawn(fm_bundle(id, x, cy)).id());
+            peers.push(id);
+        }
+        let timing = failover.timing(clock.dt);
+        for (k, e) in entities.into_iter().enumerate() {
+            let c = Coordinator::new(0, k as u32, peers.clone(), timing, clock.tick, clock.seed);
+            world.entity_mut(e).insert(c);
+        }
+    }
     rebuild_order(world);
+}
+
+/// A fleet manager (or one of its standby replicas) at (x, y).
+fn fm_bundle(id: AgentId, x: f32, y: f32) -> impl Bundle<Effect: NoBundleEffect> {
+    (
+        Agent { id, kind: FLEET_MANAGER },
+        Pose { x, y, heading: 0.0, speed: 0.0 },
+        Decision::default(),
+        Inbox::default(),
+        Outbox::default(),
+        FleetState::default(),
+        TraceState("managing"),
+    )
 }
 
 /// Rebuilds [`RobotOrder`] and [`Occupancy`] from the robots there are.
@@ -649,6 +675,7 @@ type DecideItem<'a> = (
     &'a mut Decision,
     &'a mut AgentRng,
     Has<Hijacked>,
+    &'a LeaderView,
 );
 
 /// Ticks an auction stays open after a robot's bid.
@@ -659,10 +686,13 @@ pub(super) fn decide(mut c: DecideCtx, mut q: Query<DecideItem, Without<Crashed>
     let cfg = c.params.0.clone();
     let alloc = super::allocation(&cfg, c.coord.0);
     let plan = super::planning(&cfg, c.coord.0);
-    let fm = AgentId(0);
     let order = c.order.0.clone();
     for &(id, e) in &order {
-        let Ok((mut rb, mut link, per, inbox, mut out, mut d, mut rng, hijacked)) = q.get_mut(e) else { continue };
+        let Ok((mut rb, mut link, per, inbox, mut out, mut d, mut rng, hijacked, view)) = q.get_mut(e) else {
+            continue;
+        };
+        // The fleet manager it reports to: the leader whose heartbeats it follows.
+        let fm = view.leader;
         let rb = &mut *rb;
         rb.prev = rb.cell;
         rb.moved = false;
@@ -1650,14 +1680,14 @@ pub(super) fn report(
     coord: Res<CoordinationRes>,
     floor: Res<Floor>,
     order: Res<RobotOrder>,
-    mut q: Query<(&Robot, &mut Link, &mut Outbox), Without<Crashed>>,
+    mut q: Query<(&Robot, &mut Link, &mut Outbox, &LeaderView), Without<Crashed>>,
 ) {
     let cfg = &params.0;
     let now = clock.tick;
     // Negotiating robots tell the robots around them their cell, goal and priority.
     let radius = ((f64::from(cfg.robot.perception_radius.clamp(1, 3)) + 1.5) * floor.cell_m) as f32;
     for &(id, e) in &order.0 {
-        let Ok((r, mut link, mut out)) = q.get_mut(e) else { continue };
+        let Ok((r, mut link, mut out, _)) = q.get_mut(e) else { continue };
         if !link.announce || r.down {
             continue;
         }
@@ -1679,7 +1709,7 @@ pub(super) fn report(
     }
     let b = &cfg.battery;
     for &(id, e) in &order.0 {
-        let Ok((r, _, mut out)) = q.get_mut(e) else { continue };
+        let Ok((r, _, mut out, view)) = q.get_mut(e) else { continue };
         if r.stranded {
             continue;
         }
@@ -1694,7 +1724,7 @@ pub(super) fn report(
         let f = |c: Cell| if c == NONE { -1.0 } else { c as f32 };
         let payload = [f(r.cell), f(r.goal), f(r.task), code as f32];
         if to_fm {
-            out.send(AgentId(id), Dest::To(AgentId(0)), msg::STATUS, 16, now, payload);
+            out.send(AgentId(id), Dest::To(view.leader), msg::STATUS, 16, now, payload);
         }
         if to_zone {
             let z = floor.zone_of(r.cell);

@@ -11,7 +11,7 @@ use super::{STATES, WarehouseOverlays, state_color};
 use crate::gui::controls::{Control, SliderSpec, sliders, spec};
 use crate::scenario::{Scenario, WorldConfig};
 use crate::sim::SimClock;
-use crate::worlds::warehouse::{Chargers, EventKind, FleetState, Floor, WarehouseEvent, WorldEvents};
+use crate::worlds::warehouse::{Chargers, EventKind, Floor, WarehouseEvent, WorldEvents, leading_fleet};
 
 /// Coordination settings: the choices, then the planner's numbers.
 pub const PLANNER: [SliderSpec; 3] = [
@@ -126,8 +126,7 @@ pub fn overlays(ui: &mut egui::Ui, world: &mut World) {
     if let Some(f) = world.get_resource::<Floor>() {
         ui.small(format!("{} cells blocked; {} robots' cells are obstacles", f.blocked.len(), f.down.len()));
     }
-    let mut q = world.query::<&FleetState>();
-    if let Some(fs) = q.iter(world).next() {
+    if let Some(fs) = leading_fleet(world) {
         ui.small(format!("planner: {} robots, {:.2} ms of wall time last tick", fs.planned, fs.last_plan_ms));
     }
 }
