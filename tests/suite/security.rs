@@ -217,3 +217,59 @@ fn a_hijacked_charging_station_keeps_charging_through_the_underfrequency_pause()
     assert!(hijacked > 0.1, "a hijacked one does not: {hijacked} MW");
     assert!(lies > 0.0);
 }
+
+#[test]
+fn a_standby_fleet_manager_takes_over_from_a_crashed_leader_and_keeps_the_warehouse_working() {
+    // security_failover.ron: three replicas, the leader (agent 0) crashes at tick 300 for good.
+    let field = |e: &serde_json::Value, k: &str| e[k].as_u64().unwrap_or(u64::MAX);
+    let s = load("security_failover.ron", &[]);
+    let more = load("security_failover.ron", &[("security.failover.replicas", "5")]);
+    assert!(scenario::live_editable(&s, &more).is_err(), "the replicas spawn with the world");
+    let (col, ev) = run(&s);
+    let failovers: Vec<&serde_json::Value> = ev.iter().filter(|e| e["kind"] == "failover").collect();
+    assert!(!failovers.is_empty(), "a standby took over");
+    let first = failovers[0];
+    let took = field(first, "tick");
+    assert!((301..=330).contains(&took), "within a few timeouts of the crash: tick {took}");
+    assert_eq!(first["previous_leader"], 0);
+    assert!([25, 26].contains(&field(first, "leader")), "a standby leads: {first}");
+    // At most one leader per term, and terms only grow.
+    let terms: Vec<u64> = failovers.iter().map(|e| field(e, "term")).collect();
+    assert!(terms.windows(2).all(|w| w[0] < w[1]), "one leader per term: {terms:?}");
+    assert!(terms[0] >= 2);
+    // Leaderless from the crash to the takeover only (rows of 10 ticks).
+    let leaderless = col("coordinators_leaderless");
+    assert!(leaderless[..29].iter().all(|&x| x == 0.0) && leaderless[30] > 0.0);
+    assert!(leaderless[(took as usize / 10)..].iter().all(|&x| x == 0.0), "a leader from then on");
+    assert_eq!(sum(&col("failovers")), failovers.len() as f64);
+    // The robots follow the new leader: off the fail-safe again, tasks keep being done.
+    let fallback = col("robots_fallback");
+    assert_eq!(*fallback.last().unwrap(), 0.0);
+    let done = *col("tasks_completed").last().unwrap();
+    let waiting = *col("tasks_waiting").last().unwrap();
+
+    // Without a standby the robots stay on the fail-safe and orders pile up.
+    let (alone, ev1) = run(&load("security_failover.ron", &[("security.failover.replicas", "1")]));
+    assert!(ev1.iter().all(|e| e["kind"] != "failover" && e["kind"] != "election_started"));
+    assert_eq!(*alone("robots_fallback").last().unwrap(), 20.0);
+    let (done1, waiting1) = (*alone("tasks_completed").last().unwrap(), *alone("tasks_waiting").last().unwrap());
+    assert!(done > done1 + 50.0 && waiting + 50.0 < waiting1, "3 replicas {done}/{waiting}, 1 replica {done1}/{waiting1}");
+    // Before the crash the two runs are the same but for the election's heartbeats.
+    assert_eq!(col("tasks_completed")[..30], alone("tasks_completed")[..30]);
+    assert!(sum(&col("msgs_sent")[..30]) > sum(&alone("msgs_sent")[..30]));
+}
+
+#[test]
+fn a_lossy_channel_causes_needless_elections_but_never_two_leaders_in_a_term() {
+    let s = load("security_failover.ron", &[("faults", "[]"), ("channel.loss", "0.3"), ("ticks", "1500")]);
+    let (col, ev) = run(&s);
+    let mut leaders = std::collections::BTreeMap::new();
+    for e in ev.iter().filter(|e| e["kind"] == "failover") {
+        let term = e["term"].as_u64().unwrap();
+        assert!(leaders.insert(term, e["leader"].clone()).is_none(), "two leaders in term {term}");
+    }
+    assert!(!leaders.is_empty(), "lost heartbeats start elections");
+    assert!(ev.iter().any(|e| e["kind"] == "leader_stepped_down"));
+    // Whoever leads, there is one at the end.
+    assert_eq!(*col("coordinators_leaderless").last().unwrap(), 0.0);
+}
