@@ -98,7 +98,7 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
         v.bad(
             "security.failover.replicas",
             format!(
-                "the {} world has no coordinator to replicate yet (only the warehouse's fleet manager)",
+                "the {} world has no coordinator to replicate yet (the warehouse's fleet manager and the grid's operator are)",
                 s.world.name()
             ),
         );

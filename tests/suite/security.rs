@@ -253,7 +253,10 @@ fn a_standby_fleet_manager_takes_over_from_a_crashed_leader_and_keeps_the_wareho
     assert!(ev1.iter().all(|e| e["kind"] != "failover" && e["kind"] != "election_started"));
     assert_eq!(*alone("robots_fallback").last().unwrap(), 20.0);
     let (done1, waiting1) = (*alone("tasks_completed").last().unwrap(), *alone("tasks_waiting").last().unwrap());
-    assert!(done > done1 + 50.0 && waiting + 50.0 < waiting1, "3 replicas {done}/{waiting}, 1 replica {done1}/{waiting1}");
+    assert!(
+        done > done1 + 50.0 && waiting + 50.0 < waiting1,
+        "3 replicas {done}/{waiting}, 1 replica {done1}/{waiting1}"
+    );
     // Before the crash the two runs are the same but for the election's heartbeats.
     assert_eq!(col("tasks_completed")[..30], alone("tasks_completed")[..30]);
     assert!(sum(&col("msgs_sent")[..30]) > sum(&alone("msgs_sent")[..30]));
@@ -272,4 +275,52 @@ fn a_lossy_channel_causes_needless_elections_but_never_two_leaders_in_a_term() {
     assert!(ev.iter().any(|e| e["kind"] == "leader_stepped_down"));
     // Whoever leads, there is one at the end.
     assert_eq!(*col("coordinators_leaderless").last().unwrap(), 0.0);
+}
+
+#[test]
+fn a_standby_operator_takes_over_the_grid_without_a_bump() {
+    // IEEE 14-bus under central dispatch and AGC; generator 1 trips at 30 s and the
+    // operator crashes for good at 60 s, before its AGC has brought the frequency back.
+    let with = |replicas: &str, crash: bool| {
+        let mut s = load(
+            "power_ieee14.ron",
+            &[("coordination", "Centralized"), ("security.failover.replicas", replicas), ("ticks", "2000")],
+        );
+        // Units, areas, the operator; no households: the operator has the last id of the
+        // unreplicated roster.
+        let operator = load("power_ieee14.ron", &[]).agent_count() as u32 - 1;
+        if crash {
+            s.faults.push(masim::sim::FaultSpec {
+                at: 600,
+                duration: None,
+                fault: masim::sim::FaultKind::Crash { kind: None, fraction: 0.0, agents: vec![operator] },
+                ended_at: None,
+            });
+        }
+        let (col, ev) = run(&s);
+        (col, ev, operator)
+    };
+    let last = |c: &dyn Fn(&str) -> Vec<f64>, name: &str| *c(name).last().unwrap();
+    let (base, _, _) = with("1", false);
+    let (alone, ev1, _) = with("1", true);
+    let (three, ev3, operator) = with("3", true);
+    // Alone, the units time out onto their fail-safe and the AGC is gone: the frequency
+    // stays where droop left it.
+    assert!(ev1.iter().any(|e| e["kind"] == "failsafe_engaged"));
+    assert_eq!(last(&alone, "failsafe_units"), 5.0);
+    assert!((last(&alone, "freq_hz") - 60.0).abs() > 0.02, "droop only: {}", last(&alone, "freq_hz"));
+    // With standbys one takes over within the units' setpoint timeout: no unit falls back.
+    let fo: Vec<_> = ev3.iter().filter(|e| e["kind"] == "failover").collect();
+    assert_eq!(fo.len(), 1, "{fo:?}");
+    assert_eq!(fo[0]["previous_leader"], operator);
+    assert!(fo[0]["leader"].as_u64().unwrap() > u64::from(operator));
+    assert!(ev3.iter().all(|e| e["kind"] != "failsafe_engaged"));
+    // It waits for fresh telemetry before dispatching, so the takeover is bumpless: the
+    // frequency never falls below where the units holding their setpoints keep it (the
+    // run without a standby, up to the takeover the same), and the run ends as the one
+    // without a crash does.
+    let low = |c: &dyn Fn(&str) -> Vec<f64>| c("freq_hz")[119..].iter().copied().fold(f64::MAX, f64::min);
+    assert!(low(&three) >= low(&alone) - 1e-4, "dip after the takeover: {} below {}", low(&three), low(&alone));
+    assert!((last(&three, "freq_hz") - last(&base, "freq_hz")).abs() < 1e-4);
+    assert!((last(&three, "gen_cost_per_h") - last(&base, "gen_cost_per_h")).abs() < 1.0);
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::Security;
 use super::election::{Ballot, ElectionTiming, Replica, Role, To};
-use crate::sim::{Agent, AgentId, AgentRng, Crashed, Dest, EventLog, Inbox, Outbox, SimClock};
+use crate::sim::{Agent, AgentId, AgentIds, AgentRng, Crashed, Dest, EventLog, Inbox, Outbox, SimClock};
 
 /// The message kind of election traffic.
 pub const BALLOT: &str = "ballot";
@@ -158,6 +158,43 @@ impl LeaderView {
     pub fn new(group: u32, leader: AgentId) -> Self {
         LeaderView { group, leader, term: 1, heard: 0 }
     }
+}
+
+/// Gives a world's coordinator its replicas when `security.failover` asks for them: spawns
+/// `replicas − 1` standbys made by `standby(id, k)` (k = 1.., ids from [`AgentIds`], so a
+/// world calls this after spawning its other agents and every other agent keeps its id)
+/// and puts a [`Coordinator`] of `group` on each replica, the `primary` leading term 1.
+/// Returns the standbys' ids (none when failover is off).
+pub fn replicate<B: Bundle>(
+    world: &mut World,
+    group: u32,
+    primary: (AgentId, Entity),
+    mut standby: impl FnMut(AgentId, u32) -> B,
+) -> Vec<AgentId> {
+    let failover = world.resource::<Security>().config.failover;
+    if !failover.enabled() {
+        return Vec::new();
+    }
+    let clock = world.resource::<SimClock>().clone();
+    let mut peers = vec![primary.0];
+    let mut entities = vec![primary.1];
+    for k in 1..failover.replicas {
+        let id = world.resource_mut::<AgentIds>().alloc();
+        entities.push(world.spawn(standby(id, k)).id());
+        peers.push(id);
+    }
+    let timing = failover.timing(clock.dt);
+    for (k, e) in entities.into_iter().enumerate() {
+        let c = Coordinator::new(group, k as u32, peers.clone(), timing, clock.tick, clock.seed);
+        world.entity_mut(e).insert(c);
+    }
+    peers[1..].to_vec()
+}
+
+/// Whether an agent with this (optional) replica acts as its coordinator now: one that is
+/// not replicated always does, a replica when it leads.
+pub fn acts(replica: Option<&Coordinator>) -> bool {
+    replica.is_none_or(Coordinator::leads)
 }
 
 fn encode(b: Ballot, group: u32) -> [f32; 4] {

@@ -14,7 +14,7 @@ use super::agents::prosumers::Prosumer;
 use super::agents::units::GenAgent;
 use super::config::PowerConfig;
 use super::state::{LineStatus, PowerState};
-use crate::sim::{Coordination, CoordinationRes, MetricSpec, Metrics, SimClock, TraceTable};
+use crate::sim::{Coordination, CoordinationRes, Coordinator, Crashed, MetricSpec, Metrics, SimClock, TraceTable};
 use crate::worlds::Params;
 
 /// The world's metric columns, in metrics.csv order.
@@ -72,7 +72,7 @@ pub fn measure(
     units: Query<&GenAgent>,
     stations: Query<&StationAgent>,
     areas: Query<&AreaAgent>,
-    operator: Query<&OperatorAgent>,
+    operator: Query<(&OperatorAgent, Option<&Coordinator>, Has<Crashed>)>,
     homes: Query<&Prosumer>,
 ) {
     let cfg = &params.0;
@@ -114,7 +114,7 @@ pub fn measure(
     m.set("battery_mw", s.storage.iter().map(|b| b.pm_mw).sum::<f64>() + home_bat);
     m.set("ev_charging_mw", s.buses.iter().map(|b| b.ev_mw).sum());
     let price = match coord.0 {
-        Coordination::Centralized | Coordination::Hierarchical => operator.iter().next().map_or(0.0, |o| {
+        Coordination::Centralized | Coordination::Hierarchical => leading(&operator).map_or(0.0, |o| {
             if o.prices.is_empty() { 0.0 } else { o.prices.iter().sum::<f64>() / o.prices.len() as f64 }
         }),
         Coordination::Decentralized => {
@@ -131,7 +131,7 @@ pub fn measure(
     m.set("ufls_operations", c.ufls_operations as f64);
     m.set("gen_trips", c.gen_trips as f64);
     m.set("ev_arrivals", c.ev_arrivals as f64);
-    let scada = operator.iter().next().map(|o| &o.scada);
+    let scada = leading(&operator).map(|o| &o.scada);
     m.set("se_chi2", scada.map_or(0.0, |x| x.chi2));
     m.set("se_chi2_threshold", scada.map_or(0.0, |x| x.threshold));
     m.set("se_load_error_mw", scada.map_or(0.0, |x| x.load_error_mw));
@@ -283,4 +283,13 @@ pub fn summary(world: &World) -> Value {
             "fairness_jain": j(fair),
         },
     })
+}
+
+/// The operator that leads now (the only one, or the replica up and leading); failing
+/// that, the first.
+fn leading<'a>(q: &'a Query<(&OperatorAgent, Option<&Coordinator>, Has<Crashed>)>) -> Option<&'a OperatorAgent> {
+    q.iter()
+        .find(|(_, c, down)| !down && crate::sim::security::failover::acts(*c))
+        .or_else(|| q.iter().next())
+        .map(|x| x.0)
 }

@@ -52,8 +52,8 @@ use state::PowerState;
 use crate::sim::security::{AttackKind, AttackSpec};
 use crate::sim::timeline::Timeline;
 use crate::sim::{
-    Agent, AgentIds, AgentKind, AgentRng, Decision, Inbox, InjectSet, MeasureSet, MessageKind, MetricGroup, Outbox,
-    Phase, Pose, ResetWorld, SimAppExt, SimClock, SimTick, SpawnWorld, WorldSummary,
+    Agent, AgentIds, AgentKind, AgentRng, Decision, Inbox, InjectSet, LeaderView, MeasureSet, MessageKind, MetricGroup,
+    Outbox, Phase, Pose, ResetWorld, SimAppExt, SimClock, SimTick, SpawnWorld, WorldSummary,
 };
 use crate::worlds::{Checker, CoreView, Fixed, Params, WorldSpec};
 
@@ -178,6 +178,11 @@ impl WorldSpec for PowerConfig {
     /// controllers, the operator, the households.
     fn agent_count(&self) -> u64 {
         self.model().map_or(0, |m| Roster::of(self, &m).total())
+    }
+
+    /// The system operator.
+    fn replicates_coordinator(&self) -> bool {
+        true
     }
 
     fn validate(&self, core: &CoreView, out: &mut Checker) {
@@ -410,6 +415,7 @@ pub fn spawn(world: &mut World) {
         let id = take();
         world.spawn((
             base(id, GENERATOR, pos, "power_unit"),
+            LeaderView::new(0, roster.operator()),
             GenAgent {
                 unit: k,
                 schedule_mw: p0,
@@ -426,6 +432,7 @@ pub fn spawn(world: &mut World) {
         let id = take();
         world.spawn((
             base(id, GRID_BATTERY, pos, "power_battery"),
+            LeaderView::new(0, roster.operator()),
             StorageAgent { index: k, target_mw: 0.0, price_mean: 0.0 },
         ));
     }
@@ -440,15 +447,17 @@ pub fn spawn(world: &mut World) {
         };
         world.spawn((
             base(id, CHARGING_STATION, pos, "power_station"),
+            LeaderView::new(0, roster.operator()),
             StationAgent::new(k, bus, &cfg.ev.stations[k], hh),
         ));
     }
     for (pos, a) in pl.areas {
         let id = take();
-        world.spawn((base(id, AREA_CONTROLLER, pos, "power_area"), a));
+        world.spawn((base(id, AREA_CONTROLLER, pos, "power_area"), LeaderView::new(0, roster.operator()), a));
     }
     let id = take();
-    world.spawn((base(id, OPERATOR, pl.operator.0, "power_operator"), pl.operator.1));
+    let (op_pos, op_agent) = pl.operator;
+    let op_entity = world.spawn((base(id, OPERATOR, op_pos, "power_operator"), op_agent.clone())).id();
     let h = &cfg.prosumers;
     let mut batch = Vec::with_capacity(households as usize);
     for k in 0..households as usize {
@@ -506,4 +515,15 @@ pub fn spawn(world: &mut World) {
         ));
     }
     world.spawn_batch(batch);
+    // Standby replicas of the operator (security.failover), in a row beside it.
+    let step = Vec2::new(0.06 * (pl_span(&xy) + 1.0), 0.0);
+    crate::sim::security::failover::replicate(world, 0, (id, op_entity), |sid, k| {
+        (base(sid, OPERATOR, op_pos + step * k as f32, "power_operator"), op_agent.clone())
+    });
+}
+
+/// The width of the buses' drawing, m (standby operators are spaced by a share of it).
+fn pl_span(xy: &[Vec2]) -> f32 {
+    let (lo, hi) = xy.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| (lo.min(p.x), hi.max(p.x)));
+    if hi > lo { hi - lo } else { 0.0 }
 }

@@ -24,8 +24,8 @@ use super::planning::{LocalAgent, NONE, UNREACHABLE, check_moves, check_step, de
 use super::tasks::{Chargers, Ledger, Parking, give_up};
 use super::{Allocation, FLEET_MANAGER, Planning, ROBOT, WarehouseParams, ZONE_MANAGER, msg};
 use crate::sim::{
-    Agent, AgentId, AgentIds, AgentRng, CoordinationRes, Coordinator, Crashed, Decision, Dest, EventLog, Hijacked,
-    Inbox, LeaderView, Outbox, Pose, Security, SimClock, TraceState,
+    Agent, AgentId, AgentIds, AgentRng, CoordinationRes, Crashed, Decision, Dest, EventLog, Hijacked, Inbox,
+    LeaderView, Outbox, Pose, Security, SimClock, TraceState,
 };
 
 /// What a robot is doing.
@@ -406,7 +406,6 @@ fn robot_bundle(
 pub(super) fn spawn(world: &mut World) {
     let cfg = world.resource::<WarehouseParams>().0.clone();
     let clock = world.resource::<SimClock>().clone();
-    let failover = world.resource::<Security>().config.failover;
     let fm = world.resource_mut::<AgentIds>().alloc();
     let floor = world.resource::<Floor>();
     let (cx, cy) = floor.centre();
@@ -436,24 +435,13 @@ pub(super) fn spawn(world: &mut World) {
         bundles.push(robot_bundle(id, cell, floor, frac.clamp(0.0, 1.0) * b.capacity_kwh, clock.tick, clock.seed));
     }
     world.spawn_batch(bundles);
-    if failover.enabled() {
-        // Standby replicas of the fleet manager, numbered after the robots so that every
-        // other agent keeps its id, spread along the floor's middle row (the leader sits at its centre).
-        let w = 2.0 * cx;
-        let mut peers = vec![fm];
-        let mut entities = vec![fm_entity];
-        for k in 1..failover.replicas {
-            let id = world.resource_mut::<AgentIds>().alloc();
-            let x = w * (2 * k - 1) as f32 / (2 * (failover.replicas - 1)) as f32;
-            entities.push(world.spawn(fm_bundle(id, x, cy)).id());
-            peers.push(id);
-        }
-        let timing = failover.timing(clock.dt);
-        for (k, e) in entities.into_iter().enumerate() {
-            let c = Coordinator::new(0, k as u32, peers.clone(), timing, clock.tick, clock.seed);
-            world.entity_mut(e).insert(c);
-        }
-    }
+    // Standby replicas of the fleet manager (security.failover), spread along the floor's
+    // middle row; the leader sits at its centre.
+    let n = world.resource::<Security>().config.failover.replicas.max(2);
+    let w = 2.0 * cx;
+    crate::sim::security::failover::replicate(world, 0, (fm, fm_entity), |id, k| {
+        fm_bundle(id, w * (2 * k - 1) as f32 / (2 * (n - 1)) as f32, cy)
+    });
     rebuild_order(world);
 }
 

@@ -24,8 +24,8 @@ use super::{
     MSG_SWITCH, MSG_TELEMETRY, Meter, Roster, due, ticks,
 };
 use crate::sim::{
-    AgentId, AgentRng, Attacks, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox,
-    Security, SimClock,
+    AgentId, AgentRng, Attacks, Coordination, CoordinationRes, Coordinator, Crashed, Decision, Dest, EventLog, Inbox,
+    LeaderView, Outbox, Security, SimClock,
 };
 use crate::worlds::Params;
 use crate::worlds::power::config::PowerConfig;
@@ -237,7 +237,7 @@ pub fn decide_areas(
     state: Res<PowerState>,
     mut log: ResMut<EventLog>,
     mut q: Query<
-        (&crate::sim::Agent, &mut AreaAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision),
+        (&crate::sim::Agent, &mut AreaAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision, &LeaderView),
         Without<Crashed>,
     >,
 ) {
@@ -249,7 +249,7 @@ pub fn decide_areas(
     let agc_every = ticks(cfg.agc.every_s, dt);
     let dispatch_every = ticks(cfg.operator.dispatch_every_s, dt);
     let c = coord.0;
-    for (agent, mut a, mut meter, inbox, mut out, mut d) in &mut q {
+    for (agent, mut a, mut meter, inbox, mut out, mut d, view) in &mut q {
         let a = &mut *a;
         let centre = a.buses.first().copied().unwrap_or(0);
         fill(&mut meter, &state, centre, f0, now);
@@ -305,7 +305,7 @@ pub fn decide_areas(
                 let b1 = pair.get(1).copied();
                 out.send(
                     agent.id,
-                    Dest::To(roster.operator()),
+                    Dest::To(view.leader),
                     MSG_LOADS,
                     24,
                     now,
@@ -319,7 +319,7 @@ pub fn decide_areas(
             }
             out.send(
                 agent.id,
-                Dest::To(roster.operator()),
+                Dest::To(view.leader),
                 MSG_AREA,
                 20,
                 now,
@@ -556,6 +556,9 @@ pub struct OperatorAgent {
     pub last_dispatch: Option<u64>,
     /// Its SCADA state estimator (when `estimation.enabled`).
     pub scada: Scada,
+    /// A replica that took over at this tick and waits for fresh reports before it
+    /// dispatches (the units hold their last setpoints meanwhile: a bumpless takeover).
+    pub resync_from: Option<u64>,
 }
 
 impl OperatorAgent {
@@ -581,7 +584,28 @@ impl OperatorAgent {
             reclosed: 0,
             last_dispatch: None,
             scada: Scada::default(),
+            resync_from: None,
         }
+    }
+
+    /// A standby taking over: it keeps the schedule in force and the case's ratings, but
+    /// every report it holds counts as unheard (stale) until one arrives, and its AGC,
+    /// caps and dispatch history start afresh.
+    pub fn restart(&mut self, cfg: &PowerConfig, now: u64) {
+        for l in &mut self.loads {
+            l.1 = 0;
+        }
+        for u in &mut self.units {
+            u.2 = 0;
+        }
+        for f in &mut self.freq {
+            f.1 = 0;
+        }
+        self.agc = Agc::new(0.0, cfg.agc.ki);
+        self.capped.iter_mut().for_each(|c| *c = false);
+        self.last_dispatch = None;
+        self.note = "took_over";
+        self.resync_from = Some(now);
     }
 }
 
@@ -599,7 +623,16 @@ pub fn decide_operator(
     mut sec: ResMut<Security>,
     stations: Query<&super::ev::StationAgent>,
     mut q: Query<
-        (&crate::sim::Agent, &mut OperatorAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision, &mut AgentRng),
+        (
+            &crate::sim::Agent,
+            &mut OperatorAgent,
+            &mut Meter,
+            &Inbox,
+            &mut Outbox,
+            &mut Decision,
+            &mut AgentRng,
+            Option<&Coordinator>,
+        ),
         Without<Crashed>,
     >,
 ) {
@@ -614,8 +647,20 @@ pub fn decide_operator(
     let price_every = ticks(cfg.operator.price_every_s, dt);
     let estimating = cfg.estimation.enabled;
     let scan_every = ticks(cfg.estimation.every_s, dt);
-    for (agent, mut op, mut meter, inbox, mut out, mut d, mut rng) in &mut q {
+    for (agent, mut op, mut meter, inbox, mut out, mut d, mut rng, replica) in &mut q {
         let op = &mut *op;
+        if let Some(r) = replica {
+            if !r.leads() {
+                // A standby replica keeps nothing but its election going.
+                *d = Decision { tick: now, action: "standby", reason: "follower", value: r.replica.term as f32 };
+                continue;
+            }
+            if r.took_over(now) {
+                // A new leader: what it knows comes from the reports it hears from now on
+                // (everything it holds is marked unheard), its AGC starts from zero.
+                op.restart(cfg, now);
+            }
+        }
         for m in &inbox.0 {
             let p = m.payload;
             match m.kind {
@@ -661,7 +706,16 @@ pub fn decide_operator(
         let mut action = "monitor";
         let mut reason = "no_coordination";
         let coordinating = matches!(c, Coordination::Centralized | Coordination::Hierarchical);
-        if coordinating {
+        // A replica that has just taken over first hears every unit (and, without an
+        // estimator, every bus) again, or waits out the staleness limit, then dispatches.
+        let resyncing = op.resync_from.is_some_and(|t| {
+            let heard = op.units.iter().all(|u| u.2 > t) && (estimating || op.loads.iter().all(|l| l.1 > t));
+            !heard && now < t + stale_after
+        });
+        if coordinating && resyncing {
+            action = "resync";
+            reason = "awaiting_telemetry";
+        } else if coordinating {
             op.stale = op.loads.iter().filter(|l| now.saturating_sub(l.1) > stale_after).count();
             action = "dispatch";
             reason = if op.stale > 0 { "stale_telemetry" } else { "telemetry_fresh" };
@@ -683,7 +737,8 @@ pub fn decide_operator(
             };
             let overloaded = seen.iter().any(|&l| l > 1.0);
             let corrective = overloaded && op.last_dispatch.is_none_or(|t| now >= t + ticks(CORRECTIVE_GAP_S, dt));
-            let dispatching = now.is_multiple_of(dispatch_every) || corrective;
+            let resynced = op.resync_from.take().is_some();
+            let dispatching = now.is_multiple_of(dispatch_every) || corrective || resynced;
             if dispatching {
                 if corrective {
                     reason = "corrective_redispatch";

@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 
 use super::units::fill;
-use super::{MSG_EV, MSG_EV_CAP, MSG_PRICE, Meter, Roster, due, ticks};
-use crate::sim::{AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, Inbox, Outbox, SimClock};
+use super::{MSG_EV, MSG_EV_CAP, MSG_PRICE, Meter, due, ticks};
+use crate::sim::{
+    AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, Inbox, LeaderView, Outbox, SimClock,
+};
 use crate::worlds::Params;
 use crate::worlds::power::config::{ChargePolicy, PowerConfig, Station};
 use crate::worlds::power::profile::poisson;
@@ -148,7 +150,6 @@ pub fn decide_stations(
     clock: Res<SimClock>,
     params: Res<Params<PowerConfig>>,
     coord: Res<CoordinationRes>,
-    roster: Res<Roster>,
     state: Res<PowerState>,
     mut sec: ResMut<crate::sim::Security>,
     mut q: Query<
@@ -161,6 +162,7 @@ pub fn decide_stations(
             &mut Outbox,
             &mut Decision,
             Has<crate::sim::Hijacked>,
+            &LeaderView,
         ),
         Without<Crashed>,
     >,
@@ -174,7 +176,7 @@ pub fn decide_stations(
     let peak = ev.arrivals.peak();
     let rate = if peak > 0.0 { ev.arrivals_per_hour * ev.arrivals.at(hour) / peak } else { 0.0 };
     let telemetry = ticks(cfg.operator.telemetry_every_s, dt);
-    for (agent, mut s, mut rng, mut meter, inbox, mut out, mut d, hijacked) in &mut q {
+    for (agent, mut s, mut rng, mut meter, inbox, mut out, mut d, hijacked, view) in &mut q {
         let s = &mut *s;
         fill(&mut meter, &state, s.bus, f0, now);
         for m in &inbox.0 {
@@ -277,7 +279,7 @@ pub fn decide_stations(
         if coord.0 != Coordination::None && due(now, telemetry * 5, agent.id.0) {
             let told = if hijacked { s.kw.min(honest_cap) } else { s.kw };
             let payload = [s.index as f32, told as f32, s.queue.len() as f32, honest_cap as f32];
-            out.send(agent.id, Dest::To(roster.operator()), MSG_EV, 16, now, payload);
+            out.send(agent.id, Dest::To(view.leader), MSG_EV, 16, now, payload);
             if hijacked {
                 sec.stats.attack_sent += crate::sim::security::mark_lie(&mut out);
             }

@@ -16,8 +16,8 @@ use serde_json::json;
 use super::{MSG_CONSENSUS, MSG_PRICE, MSG_SETPOINT, MSG_STORAGE, MSG_TELEMETRY, Meter, Roster, due, ticks};
 use crate::sim::security::{Aggregation, mark_lie, robust};
 use crate::sim::{
-    AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Hijacked, Inbox, Outbox, Security,
-    SimClock,
+    AgentId, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Hijacked, Inbox, LeaderView, Outbox,
+    Security, SimClock,
 };
 use crate::worlds::Params;
 use crate::worlds::power::config::PowerConfig;
@@ -268,7 +268,10 @@ pub fn decide_units(
     graph: Res<ConsensusGraph>,
     sec: Res<Security>,
     mut log: ResMut<EventLog>,
-    mut q: Query<(&crate::sim::Agent, &mut GenAgent, &Meter, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<
+        (&crate::sim::Agent, &mut GenAgent, &Meter, &Inbox, &mut Outbox, &mut Decision, &LeaderView),
+        Without<Crashed>,
+    >,
 ) {
     let cfg = &params.0;
     let now = clock.tick;
@@ -278,7 +281,7 @@ pub fn decide_units(
     let round_every = ticks(cfg.consensus.every_s, dt);
     let round_timeout = ticks(cfg.consensus.timeout_s, dt);
     let c = coord.0;
-    for (agent, mut g, meter, inbox, mut out, mut d) in &mut q {
+    for (agent, mut g, meter, inbox, mut out, mut d, view) in &mut q {
         let unit = &state.units[g.unit];
         if !g.synced && state.initialized {
             // The first tick's balance set the reference unit's output: that is the schedule.
@@ -320,7 +323,7 @@ pub fn decide_units(
                 }
                 // Telemetry to the coordinator.
                 if due(now, telemetry, agent.id.0) {
-                    let to = if c == Coordination::Centralized { roster.operator() } else { roster.area(unit.area) };
+                    let to = if c == Coordination::Centralized { view.leader } else { roster.area(unit.area) };
                     out.send(
                         agent.id,
                         Dest::To(to),
@@ -556,11 +559,19 @@ pub fn decide_storage(
     clock: Res<SimClock>,
     params: Res<Params<PowerConfig>>,
     coord: Res<CoordinationRes>,
-    roster: Res<Roster>,
     state: Res<PowerState>,
     mut sec: ResMut<Security>,
     mut q: Query<
-        (&crate::sim::Agent, &mut StorageAgent, &mut Meter, &Inbox, &mut Outbox, &mut Decision, Option<&Hijacked>),
+        (
+            &crate::sim::Agent,
+            &mut StorageAgent,
+            &mut Meter,
+            &Inbox,
+            &mut Outbox,
+            &mut Decision,
+            Option<&Hijacked>,
+            &LeaderView,
+        ),
         Without<Crashed>,
     >,
 ) {
@@ -568,7 +579,7 @@ pub fn decide_storage(
     let now = clock.tick;
     let stale = ticks(cfg.operator.price_every_s * 3.0, clock.dt);
     let telemetry = ticks(cfg.operator.telemetry_every_s, clock.dt);
-    for (agent, mut s, mut meter, inbox, mut out, mut d, hijacked) in &mut q {
+    for (agent, mut s, mut meter, inbox, mut out, mut d, hijacked, view) in &mut q {
         let st = &state.storage[s.index];
         let area = state.model.bus_area.get(st.bus).copied().unwrap_or(0) as f32;
         for m in &inbox.0 {
@@ -602,7 +613,7 @@ pub fn decide_storage(
             let told = if hijacked.is_some() { honest } else { st.pm_mw };
             out.send(
                 agent.id,
-                Dest::To(roster.operator()),
+                Dest::To(view.leader),
                 MSG_STORAGE,
                 20,
                 now,
