@@ -95,13 +95,7 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
         v.bad(format!("security.{field}"), why);
     }
     if s.security.failover.enabled() && !s.world.replicates_coordinator() {
-        v.bad(
-            "security.failover.replicas",
-            format!(
-                "the {} world has no coordinator to replicate yet (the warehouse's fleet manager and the grid's operator are)",
-                s.world.name()
-            ),
-        );
+        v.bad("security.failover.replicas", format!("the {} world has no coordinator to replicate", s.world.name()));
     }
 
     for (i, e) in s.edits.iter().enumerate() {

@@ -282,21 +282,12 @@ fn a_standby_operator_takes_over_the_grid_without_a_bump() {
     // IEEE 14-bus under central dispatch and AGC; generator 1 trips at 30 s and the
     // operator crashes for good at 60 s, before its AGC has brought the frequency back.
     let with = |replicas: &str, crash: bool| {
-        let mut s = load(
-            "power_ieee14.ron",
-            &[("coordination", "Centralized"), ("security.failover.replicas", replicas), ("ticks", "2000")],
-        );
+        let sets = [("coordination", "Centralized"), ("security.failover.replicas", replicas), ("ticks", "2000")];
         // Units, areas, the operator; no households: the operator has the last id of the
         // unreplicated roster.
         let operator = load("power_ieee14.ron", &[]).agent_count() as u32 - 1;
-        if crash {
-            s.faults.push(masim::sim::FaultSpec {
-                at: 600,
-                duration: None,
-                fault: masim::sim::FaultKind::Crash { kind: None, fraction: 0.0, agents: vec![operator] },
-                ended_at: None,
-            });
-        }
+        let s =
+            if crash { with_crash("power_ieee14.ron", &sets, operator, 600) } else { load("power_ieee14.ron", &sets) };
         let (col, ev) = run(&s);
         (col, ev, operator)
     };
@@ -323,4 +314,52 @@ fn a_standby_operator_takes_over_the_grid_without_a_bump() {
     assert!(low(&three) >= low(&alone) - 1e-4, "dip after the takeover: {} below {}", low(&three), low(&alone));
     assert!((last(&three, "freq_hz") - last(&base, "freq_hz")).abs() < 1e-4);
     assert!((last(&three, "gen_cost_per_h") - last(&base, "gen_cost_per_h")).abs() < 1.0);
+}
+
+/// `name` with `sets`, its agent `crash` crashed for good at tick `at`.
+fn with_crash(name: &str, sets: &[(&str, &str)], crash: u32, at: u64) -> Scenario {
+    let mut s = load(name, sets);
+    s.faults.push(masim::sim::FaultSpec {
+        at,
+        duration: None,
+        fault: masim::sim::FaultKind::Crash { kind: None, fraction: 0.0, agents: vec![crash] },
+        ended_at: None,
+    });
+    s
+}
+
+#[test]
+fn standby_traffic_controllers_take_over_on_the_ring_and_in_the_city() {
+    let last = |c: &dyn Fn(&str) -> Vec<f64>, name: &str| *c(name).last().unwrap();
+    // The ring under a roadside controller's speed advice (agent 22, after the 22
+    // vehicles), crashed at 300 s.
+    let ring = |replicas: &str| {
+        let sets = [("coordination", "Centralized"), ("security.failover.replicas", replicas)];
+        run(&with_crash("traffic_ring.ron", &sets, 22, 3000))
+    };
+    let (alone, _) = ring("1");
+    let (three, ev) = ring("3");
+    let fo: Vec<_> = ev.iter().filter(|e| e["kind"] == "failover").collect();
+    assert_eq!(fo.len(), 1);
+    assert_eq!(fo[0]["previous_leader"], 22);
+    // Without a standby every vehicle stays on its fail-safe and the jam comes back; with
+    // one the advice resumes and the ring ends as smooth as it was.
+    assert_eq!(last(&alone, "vehicles_fallback"), 22.0);
+    assert!(last(&alone, "speed_std_mps") > 0.3, "{}", last(&alone, "speed_std_mps"));
+    assert_eq!(last(&three, "vehicles_fallback"), 0.0);
+    assert!(last(&three, "speed_std_mps") < 0.05, "{}", last(&three, "speed_std_mps"));
+
+    // The green wave's city controller (agent 8, after the 8 lights), crashed at 500 s.
+    let city = |replicas: &str| {
+        let sets = [("ticks", "3000"), ("security.failover.replicas", replicas)];
+        run(&with_crash("traffic_green_wave.ron", &sets, 8, 1000))
+    };
+    let (alone, ev1) = city("1");
+    let (three, ev3) = city("3");
+    assert_eq!(ev1.iter().filter(|e| e["kind"] == "signal_fallback").count(), 8);
+    assert_eq!(last(&alone, "lights_fallback"), 8.0);
+    let fo: Vec<_> = ev3.iter().filter(|e| e["kind"] == "failover").collect();
+    assert_eq!((fo.len(), &fo[0]["previous_leader"]), (1, &serde_json::json!(8)));
+    assert!(ev3.iter().all(|e| e["kind"] != "signal_fallback"), "the lights hear plans again within their timeout");
+    assert!(last(&three, "mean_stops") + 0.5 < last(&alone, "mean_stops"));
 }

@@ -19,7 +19,9 @@ use serde_json::json;
 
 use super::Security;
 use super::election::{Ballot, ElectionTiming, Replica, Role, To};
-use crate::sim::{Agent, AgentId, AgentIds, AgentRng, Crashed, Dest, EventLog, Inbox, Outbox, SimClock};
+use crate::sim::{
+    Agent, AgentId, AgentIds, AgentRng, Crashed, Decision, Dest, EventLog, Inbox, Outbox, Pose, SimClock,
+};
 
 /// The message kind of election traffic.
 pub const BALLOT: &str = "ballot";
@@ -189,6 +191,33 @@ pub fn replicate<B: Bundle>(
         world.entity_mut(e).insert(c);
     }
     peers[1..].to_vec()
+}
+
+/// [`replicate`] for a coordinator whose state is one component `C`: each standby is a
+/// copy of the primary (agent `primary`) — its kind, its `C` as it is now, its pose moved
+/// by `step` per standby — with fresh decision, inbox and outbox.
+pub fn replicate_copies<C: Component + Clone>(
+    world: &mut World,
+    group: u32,
+    primary: AgentId,
+    step: (f32, f32),
+) -> Vec<AgentId> {
+    let mut q = world.query::<(Entity, &Agent, &Pose, &C)>();
+    let Some((e, kind, pose, state)) =
+        q.iter(world).find(|x| x.1.id == primary).map(|(e, a, p, c)| (e, a.kind, *p, c.clone()))
+    else {
+        return Vec::new();
+    };
+    replicate(world, group, (primary, e), |id, k| {
+        (
+            Agent { id, kind },
+            Pose { x: pose.x + step.0 * k as f32, y: pose.y + step.1 * k as f32, ..pose },
+            Decision::default(),
+            Inbox::default(),
+            Outbox::default(),
+            state.clone(),
+        )
+    })
 }
 
 /// Whether an agent with this (optional) replica acts as its coordinator now: one that is

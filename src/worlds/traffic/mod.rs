@@ -134,6 +134,11 @@ impl WorldSpec for TrafficConfig {
         fixed + network::light_count(&self.road)
     }
 
+    /// The ring's central controller, the city's signal controller.
+    fn replicates_coordinator(&self) -> bool {
+        true
+    }
+
     fn validate(&self, core: &CoreView, out: &mut Checker) {
         validate::traffic(out, self, core);
     }

@@ -68,7 +68,10 @@ pub(super) fn build(app: &mut App, cfg: &TrafficConfig) {
     reset(app.world_mut(), cfg);
     app.insert_resource(WorldSummary(measure::summary));
     app.register_run_table(RunTable { file: "trips.csv", header: measure::TRIPS_HEADER, rows: measure::trip_rows });
-    app.add_systems(SpawnWorld, (cars::spawn, signals::spawn_controllers, cars::spawn_fleet).chain());
+    app.add_systems(
+        SpawnWorld,
+        (cars::spawn, signals::spawn_controllers, cars::spawn_fleet, signals::replicate_city).chain(),
+    );
     app.add_systems(
         SimTick,
         (cars::snapshot, cars::perceive_cars, signals::perceive_lights).chain().in_set(Phase::Perceive),

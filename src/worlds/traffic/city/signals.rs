@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::{CityMap, CityState, MovLight, NONE};
 use crate::sim::{
-    Agent, AgentId, AgentIds, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox, Outbox, Pose,
-    SimClock,
+    Agent, AgentId, AgentIds, Coordination, CoordinationRes, Coordinator, Crashed, Decision, Dest, EventLog, Inbox,
+    LeaderView, Outbox, Pose, SimClock,
 };
 use crate::worlds::traffic::config::{SignalConfig, SignalControl};
 use crate::worlds::traffic::network::{Network, Turn};
@@ -298,6 +298,23 @@ pub(crate) fn spawn_controllers(
     }
 }
 
+/// Standby replicas of the city controller (security.failover), spawned after every other
+/// agent, beside it; the lights and district controllers then follow whichever leads.
+pub(crate) fn replicate_city(world: &mut World) {
+    let Some(city) = world.resource::<SignalControllers>().city else { return };
+    let standbys = crate::sim::security::failover::replicate_copies::<SignalController>(world, 0, city, (60.0, 0.0));
+    if standbys.is_empty() {
+        return;
+    }
+    let mut q = world.query_filtered::<Entity, Or<(With<Light>, With<SignalController>)>>();
+    let clients: Vec<Entity> = q.iter(world).collect();
+    for e in clients {
+        if world.get::<Coordinator>(e).is_none() {
+            world.entity_mut(e).insert(LeaderView::new(0, city));
+        }
+    }
+}
+
 impl Light {
     /// What a stage would serve now: per movement in it, the vehicles at the front of
     /// each approach lane bound for it before the first vehicle it does not serve (on a
@@ -436,7 +453,7 @@ pub(crate) fn decide_lights(
     st: Res<CityState>,
     ctl: Res<SignalControllers>,
     mut log: ResMut<EventLog>,
-    mut q: Query<(&Agent, &mut Light, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<(&Agent, &mut Light, &Inbox, &mut Outbox, &mut Decision, Option<&LeaderView>), Without<Crashed>>,
 ) {
     let cfg = &params.0;
     let sig = &cfg.city.signals;
@@ -448,7 +465,7 @@ pub(crate) fn decide_lights(
     let timeout = (sig.contact_timeout_s / dt).ceil() as u64;
     let report = now.is_multiple_of(sig.report_every_ticks.max(1));
     let routing = &cfg.city.routing;
-    for (agent, mut l, inbox, mut out, mut dec) in q.iter_mut() {
+    for (agent, mut l, inbox, mut out, mut dec, view) in q.iter_mut() {
         let l = &mut *l;
         let node = &net.nodes[l.node as usize];
         let ns = node.stages.len().max(1);
@@ -652,7 +669,7 @@ pub(crate) fn decide_lights(
                 }
                 Coordination::Centralized | Coordination::Hierarchical => {
                     let to = if coord == Coordination::Centralized {
-                        ctl.city
+                        view.map(|v| v.leader).or(ctl.city)
                     } else {
                         ctl.districts.get(l.district as usize).copied()
                     };
@@ -696,7 +713,10 @@ pub(crate) fn decide_controllers(
     st: Res<CityState>,
     ctl: Res<SignalControllers>,
     lights: Query<&Light>,
-    mut q: Query<(&Agent, &mut SignalController, &Inbox, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<
+        (&Agent, &mut SignalController, &Inbox, &mut Outbox, &mut Decision, Option<&LeaderView>, Option<&Coordinator>),
+        Without<Crashed>,
+    >,
 ) {
     let coord = coord.0;
     if !matches!(coord, Coordination::Centralized | Coordination::Hierarchical) {
@@ -719,7 +739,12 @@ pub(crate) fn decide_controllers(
     };
     let light_nodes: Vec<u32> = district_of.iter().map(|d| d.0).collect();
     let argmax = |t: &[f32; 4]| (0..4).fold(0usize, |b, k| if t[k] > t[b] { k } else { b }) as u32;
-    for (agent, mut c, inbox, mut out, mut dec) in q.iter_mut() {
+    for (agent, mut c, inbox, mut out, mut dec, view, replica) in q.iter_mut() {
+        if let Some(r) = replica.filter(|r| !r.leads()) {
+            // A standby replica of the city controller: only its election runs.
+            *dec = Decision { tick: now, action: "standby", reason: "follower", value: r.replica.term as f32 };
+            continue;
+        }
         let c = &mut *c;
         for m in &inbox.0 {
             match m.kind {
@@ -823,7 +848,7 @@ pub(crate) fn decide_controllers(
                 let mine: Vec<u32> = district_of.iter().filter(|d| d.1 == k).map(|d| d.0).collect();
                 if send_now
                     && heard > 0
-                    && let Some(city) = ctl.city
+                    && let Some(city) = view.map(|v| v.leader).or(ctl.city)
                 {
                     out.send(agent.id, Dest::To(city), MSG_DISTRICT, 48, now, totals);
                 }

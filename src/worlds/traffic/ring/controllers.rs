@@ -10,7 +10,10 @@ pub(super) fn decide_controllers(
     coord: Res<CoordinationRes>,
     ring: Res<RingRoad>,
     ctl: Res<Controllers>,
-    mut q: Query<(&Agent, &Inbox, &mut ControllerState, &mut Outbox, &mut Decision), Without<Crashed>>,
+    mut q: Query<
+        (&Agent, &Inbox, &mut ControllerState, &mut Outbox, &mut Decision, Option<&LeaderView>, Option<&Coordinator>),
+        Without<Crashed>,
+    >,
 ) {
     let coord = coord.0;
     if !matches!(coord, Coordination::Centralized | Coordination::Hierarchical) {
@@ -27,7 +30,12 @@ pub(super) fn decide_controllers(
         CarFollowing::Idm(_) => None,
     };
     let idm = idm_of(cfg).copied();
-    for (agent, inbox, mut st, mut out, mut dec) in q.iter_mut() {
+    for (agent, inbox, mut st, mut out, mut dec, view, replica) in q.iter_mut() {
+        if let Some(r) = replica.filter(|r| !r.leads()) {
+            // A standby replica of the central controller: only its election runs.
+            *dec = Decision { tick: now, action: "standby", reason: "follower", value: r.replica.term as f32 };
+            continue;
+        }
         let st = &mut *st;
         for m in &inbox.0 {
             match m.kind {
@@ -110,7 +118,7 @@ pub(super) fn decide_controllers(
             continue;
         }
         if let Some(k) = st.sector {
-            if let Some(c) = ctl.central {
+            if let Some(c) = view.map(|v| v.leader).or(ctl.central) {
                 out.send(agent.id, Dest::To(c), MSG_SECTOR, 48, now, [k as f32, known as f32, sector_len as f32, 0.0]);
             }
             let local = target_from_count(known as f64, sector_len);

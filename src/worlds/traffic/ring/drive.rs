@@ -81,7 +81,7 @@ pub(super) fn decide_vehicles(
             &mut Outbox,
             &mut AgentRng,
             Option<&mut Cell>,
-            Option<&Hijacked>,
+            (Option<&Hijacked>, Option<&LeaderView>),
         ),
         Without<Crashed>,
     >,
@@ -99,189 +99,192 @@ pub(super) fn decide_vehicles(
     let sectors = ctl.sectors.len() as u32;
     let length = ring.length;
     let av_alpha = (dt / cfg.controller.av_window_s.max(dt)).min(1.0);
-    q.par_iter_mut().for_each(|(agent, mut v, p, inbox, mut link, mut dec, mut out, mut rng, cell, hijacked)| {
-        // What arrived. V2V beacons from the vehicles around give a consensus speed.
-        let (mut heard, mut heard_sum) = (0u32, 0.0f64);
-        let mut heard_speeds: Vec<f64> = Vec::new();
-        for m in &inbox.0 {
-            match m.kind {
-                MSG_V2V => {
-                    heard += 1;
-                    heard_sum += f64::from(m.payload[0]);
-                    if aggregation != Aggregation::Mean {
-                        heard_speeds.push(f64::from(m.payload[0]));
+    q.par_iter_mut().for_each(
+        |(agent, mut v, p, inbox, mut link, mut dec, mut out, mut rng, cell, (hijacked, view))| {
+            // What arrived. V2V beacons from the vehicles around give a consensus speed.
+            let (mut heard, mut heard_sum) = (0u32, 0.0f64);
+            let mut heard_speeds: Vec<f64> = Vec::new();
+            for m in &inbox.0 {
+                match m.kind {
+                    MSG_V2V => {
+                        heard += 1;
+                        heard_sum += f64::from(m.payload[0]);
+                        if aggregation != Aggregation::Mean {
+                            heard_speeds.push(f64::from(m.payload[0]));
+                        }
+                        if Some(m.from) == p.target && m.sent >= link.leader_msg_tick {
+                            link.leader_msg_tick = m.sent;
+                            link.leader_speed = f64::from(m.payload[0]);
+                            link.leader_accel = f64::from(m.payload[1]);
+                        }
                     }
-                    if Some(m.from) == p.target && m.sent >= link.leader_msg_tick {
-                        link.leader_msg_tick = m.sent;
-                        link.leader_speed = f64::from(m.payload[0]);
-                        link.leader_accel = f64::from(m.payload[1]);
+                    MSG_ADVICE if m.payload[2] as u64 >= link.advice_tick => {
+                        link.advice_tick = m.payload[2] as u64;
+                        link.advice = f64::from(m.payload[0]);
                     }
-                }
-                MSG_ADVICE if m.payload[2] as u64 >= link.advice_tick => {
-                    link.advice_tick = m.payload[2] as u64;
-                    link.advice = f64::from(m.payload[0]);
-                }
-                _ => {}
-            }
-        }
-        let fresh_v2v = p.target.is_some() && now.saturating_sub(link.leader_msg_tick) <= timeout;
-        let fresh_advice = now.saturating_sub(link.advice_tick) <= timeout;
-        link.prev_mode = link.mode;
-        let (mode, reason) = if v.automated {
-            (Mode::Automated, "wave_damping_controller")
-        } else {
-            match coord {
-                Coordination::None => (Mode::Human, "sensor_only"),
-                Coordination::Decentralized => {
-                    if p.target.is_none() {
-                        (Mode::Human, "free_road")
-                    } else if fresh_v2v {
-                        (Mode::Cooperative, "v2v_fresh")
-                    } else {
-                        (Mode::Fallback, "fallback_no_v2v")
-                    }
-                }
-                Coordination::Centralized | Coordination::Hierarchical => {
-                    if fresh_advice {
-                        (Mode::Advised, "advice_fresh")
-                    } else {
-                        (Mode::Fallback, "fallback_no_advice")
-                    }
+                    _ => {}
                 }
             }
-        };
-        link.mode = mode;
-        let gap = f64::from(p.distance_m);
-        let v_lead = if p.target.is_some() { f64::from(p.target_speed_mps) } else { v.speed.max(30.0) };
-        match (&cfg.model, cell) {
-            (CarFollowing::Idm(ip), _) => {
-                // Every vehicle keeps the running mean of its own speed, so a controller
-                // switched on mid-run starts from the speed history, as in Stern et al.
-                v.u_avg += av_alpha * (v.speed - v.u_avg);
-                let dv = v.speed - v_lead;
-                let a = match mode {
-                    Mode::Human => {
-                        let noise = if ip.noise > 0.0 {
-                            ip.noise * 3f64.sqrt() * (2.0 * rng.0.random::<f64>() - 1.0)
-                        } else {
-                            0.0
-                        };
-                        ip.accel(gap, v.speed, dv) + noise
-                    }
-                    Mode::Cooperative => {
-                        // Speed harmonisation: follow the consensus of the beacons
-                        // heard (own speed included) with the FollowerStopper, which
-                        // keeps the short cooperative gap and damps waves.
-                        // The floor of half the equilibrium speed for the own gap lets
-                        // a stopped platoon restart (a consensus of zeros stays zero).
-                        let mean = if aggregation == Aggregation::Mean {
-                            (heard_sum + v.speed) / f64::from(heard + 1)
-                        } else {
-                            aggregation.combine(Some(v.speed), &mut heard_speeds).unwrap_or(v.speed)
-                        };
-                        let consensus = mean.max(0.5 * ip.equilibrium_speed(gap)).min(ip.v0);
-                        link.advice = consensus;
-                        let cmd = follower_stopper(gap, v.speed, v_lead, consensus);
-                        track_speed(ip, cmd, gap, v.speed, v_lead)
-                    }
-                    Mode::Fallback => ip.accel_with(gap, v.speed, dv, d.fallback_headway_s),
-                    Mode::Advised => {
-                        let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
-                        track_speed(ip, cmd, gap, v.speed, v_lead)
-                    }
-                    Mode::Automated => {
-                        // Stern et al. (2018), PI with saturation: drive at the own mean
-                        // speed, catch up when the gap opens, follow the leader when close.
-                        let cmd = pi_saturation(gap, v.speed, v_lead, v.u_avg, v.v_cmd).min(ip.v0);
-                        v.v_cmd = cmd;
-                        track_speed(ip, cmd, gap, v.speed, v_lead)
-                    }
-                };
-                if let Some(h) = hijacked
-                    && brake_check(now, h.since, dt)
-                {
-                    // Hijacked: a hard brake check, whatever the controller says.
-                    v.accel = -HIJACK_DECEL;
-                    *dec = Decision {
-                        tick: now,
-                        action: "hijacked_brake_check",
-                        reason: "hijacked",
-                        value: v.accel as f32,
-                    };
-                } else {
-                    v.accel = a;
-                    *dec = Decision { tick: now, action: action_name(mode), reason, value: a as f32 };
-                }
-            }
-            (CarFollowing::Nasch(np), Some(mut c)) => {
-                let gap_cells = (gap / np.cell_m).round() as u32;
-                let (vmax, p_slow, gap_eff) = match mode {
-                    Mode::Human => (np.vmax, np.p_slow, gap_cells),
-                    Mode::Cooperative => (np.vmax, d.coop_p_slow, gap_cells),
-                    Mode::Advised => ((link.advice.round() as u32).clamp(1, np.vmax), d.coop_p_slow, gap_cells),
-                    Mode::Fallback => (np.vmax, np.p_slow, gap_cells.saturating_sub(d.fallback_gap_cells)),
-                    Mode::Automated => (np.vmax, 0.0, gap_cells),
-                };
-                let dawdle = p_slow > 0.0 && rng.0.random_bool(p_slow);
-                let nv = nasch_speed(c.v, gap_eff, vmax, dawdle);
-                if let Some(h) = hijacked
-                    && brake_check(now, h.since, dt)
-                {
-                    c.v = 0;
-                    *dec = Decision { tick: now, action: "hijacked_brake_check", reason: "hijacked", value: 0.0 };
-                } else {
-                    c.v = nv;
-                    *dec = Decision {
-                        tick: now,
-                        action: action_name(mode),
-                        reason: if dawdle { "random_slowdown" } else { reason },
-                        value: nv as f32,
-                    };
-                }
-            }
-            (CarFollowing::Nasch(_), None) => {}
-        }
-        // Messages.
-        let speed_now = match &cfg.model {
-            CarFollowing::Nasch(np) => f64::from(dec.value) * np.cell_m / dt,
-            CarFollowing::Idm(_) => v.speed,
-        };
-        if coord == Coordination::Decentralized && beacon {
-            // A hijacked vehicle claims to cruise at its mean speed, whatever it does.
-            let (speed, accel) = if hijacked.is_some() { (v.u_avg, 0.0) } else { (speed_now, v.accel) };
-            out.send(
-                agent.id,
-                Dest::Near(d.v2v_range_m as f32),
-                MSG_V2V,
-                200,
-                now,
-                [speed as f32, accel as f32, v.pos as f32, 0.0],
-            );
-            if hijacked.is_some() {
-                lies.fetch_add(mark_lie(&mut out), Ordering::Relaxed);
-            }
-        }
-        if report && matches!(coord, Coordination::Centralized | Coordination::Hierarchical) && !v.automated {
-            let to = if coord == Coordination::Hierarchical && sectors > 0 {
-                let k = ((v.pos / length * f64::from(sectors)) as u32).min(sectors - 1);
-                ctl.sectors[k as usize]
+            let fresh_v2v = p.target.is_some() && now.saturating_sub(link.leader_msg_tick) <= timeout;
+            let fresh_advice = now.saturating_sub(link.advice_tick) <= timeout;
+            link.prev_mode = link.mode;
+            let (mode, reason) = if v.automated {
+                (Mode::Automated, "wave_damping_controller")
             } else {
-                match ctl.central {
-                    Some(c) => c,
-                    None => return,
+                match coord {
+                    Coordination::None => (Mode::Human, "sensor_only"),
+                    Coordination::Decentralized => {
+                        if p.target.is_none() {
+                            (Mode::Human, "free_road")
+                        } else if fresh_v2v {
+                            (Mode::Cooperative, "v2v_fresh")
+                        } else {
+                            (Mode::Fallback, "fallback_no_v2v")
+                        }
+                    }
+                    Coordination::Centralized | Coordination::Hierarchical => {
+                        if fresh_advice {
+                            (Mode::Advised, "advice_fresh")
+                        } else {
+                            (Mode::Fallback, "fallback_no_advice")
+                        }
+                    }
                 }
             };
-            let lead_speed = if p.target.is_some() { p.target_speed_mps } else { -1.0 };
-            out.send(
-                agent.id,
-                Dest::To(to),
-                MSG_REPORT,
-                100,
-                now,
-                [v.pos as f32, v.speed as f32, p.distance_m, lead_speed],
-            );
-        }
-    });
+            link.mode = mode;
+            let gap = f64::from(p.distance_m);
+            let v_lead = if p.target.is_some() { f64::from(p.target_speed_mps) } else { v.speed.max(30.0) };
+            match (&cfg.model, cell) {
+                (CarFollowing::Idm(ip), _) => {
+                    // Every vehicle keeps the running mean of its own speed, so a controller
+                    // switched on mid-run starts from the speed history, as in Stern et al.
+                    v.u_avg += av_alpha * (v.speed - v.u_avg);
+                    let dv = v.speed - v_lead;
+                    let a = match mode {
+                        Mode::Human => {
+                            let noise = if ip.noise > 0.0 {
+                                ip.noise * 3f64.sqrt() * (2.0 * rng.0.random::<f64>() - 1.0)
+                            } else {
+                                0.0
+                            };
+                            ip.accel(gap, v.speed, dv) + noise
+                        }
+                        Mode::Cooperative => {
+                            // Speed harmonisation: follow the consensus of the beacons
+                            // heard (own speed included) with the FollowerStopper, which
+                            // keeps the short cooperative gap and damps waves.
+                            // The floor of half the equilibrium speed for the own gap lets
+                            // a stopped platoon restart (a consensus of zeros stays zero).
+                            let mean = if aggregation == Aggregation::Mean {
+                                (heard_sum + v.speed) / f64::from(heard + 1)
+                            } else {
+                                aggregation.combine(Some(v.speed), &mut heard_speeds).unwrap_or(v.speed)
+                            };
+                            let consensus = mean.max(0.5 * ip.equilibrium_speed(gap)).min(ip.v0);
+                            link.advice = consensus;
+                            let cmd = follower_stopper(gap, v.speed, v_lead, consensus);
+                            track_speed(ip, cmd, gap, v.speed, v_lead)
+                        }
+                        Mode::Fallback => ip.accel_with(gap, v.speed, dv, d.fallback_headway_s),
+                        Mode::Advised => {
+                            let cmd = follower_stopper(gap, v.speed, v_lead, link.advice.min(ip.v0));
+                            track_speed(ip, cmd, gap, v.speed, v_lead)
+                        }
+                        Mode::Automated => {
+                            // Stern et al. (2018), PI with saturation: drive at the own mean
+                            // speed, catch up when the gap opens, follow the leader when close.
+                            let cmd = pi_saturation(gap, v.speed, v_lead, v.u_avg, v.v_cmd).min(ip.v0);
+                            v.v_cmd = cmd;
+                            track_speed(ip, cmd, gap, v.speed, v_lead)
+                        }
+                    };
+                    if let Some(h) = hijacked
+                        && brake_check(now, h.since, dt)
+                    {
+                        // Hijacked: a hard brake check, whatever the controller says.
+                        v.accel = -HIJACK_DECEL;
+                        *dec = Decision {
+                            tick: now,
+                            action: "hijacked_brake_check",
+                            reason: "hijacked",
+                            value: v.accel as f32,
+                        };
+                    } else {
+                        v.accel = a;
+                        *dec = Decision { tick: now, action: action_name(mode), reason, value: a as f32 };
+                    }
+                }
+                (CarFollowing::Nasch(np), Some(mut c)) => {
+                    let gap_cells = (gap / np.cell_m).round() as u32;
+                    let (vmax, p_slow, gap_eff) = match mode {
+                        Mode::Human => (np.vmax, np.p_slow, gap_cells),
+                        Mode::Cooperative => (np.vmax, d.coop_p_slow, gap_cells),
+                        Mode::Advised => ((link.advice.round() as u32).clamp(1, np.vmax), d.coop_p_slow, gap_cells),
+                        Mode::Fallback => (np.vmax, np.p_slow, gap_cells.saturating_sub(d.fallback_gap_cells)),
+                        Mode::Automated => (np.vmax, 0.0, gap_cells),
+                    };
+                    let dawdle = p_slow > 0.0 && rng.0.random_bool(p_slow);
+                    let nv = nasch_speed(c.v, gap_eff, vmax, dawdle);
+                    if let Some(h) = hijacked
+                        && brake_check(now, h.since, dt)
+                    {
+                        c.v = 0;
+                        *dec = Decision { tick: now, action: "hijacked_brake_check", reason: "hijacked", value: 0.0 };
+                    } else {
+                        c.v = nv;
+                        *dec = Decision {
+                            tick: now,
+                            action: action_name(mode),
+                            reason: if dawdle { "random_slowdown" } else { reason },
+                            value: nv as f32,
+                        };
+                    }
+                }
+                (CarFollowing::Nasch(_), None) => {}
+            }
+            // Messages.
+            let speed_now = match &cfg.model {
+                CarFollowing::Nasch(np) => f64::from(dec.value) * np.cell_m / dt,
+                CarFollowing::Idm(_) => v.speed,
+            };
+            if coord == Coordination::Decentralized && beacon {
+                // A hijacked vehicle claims to cruise at its mean speed, whatever it does.
+                let (speed, accel) = if hijacked.is_some() { (v.u_avg, 0.0) } else { (speed_now, v.accel) };
+                out.send(
+                    agent.id,
+                    Dest::Near(d.v2v_range_m as f32),
+                    MSG_V2V,
+                    200,
+                    now,
+                    [speed as f32, accel as f32, v.pos as f32, 0.0],
+                );
+                if hijacked.is_some() {
+                    lies.fetch_add(mark_lie(&mut out), Ordering::Relaxed);
+                }
+            }
+            if report && matches!(coord, Coordination::Centralized | Coordination::Hierarchical) && !v.automated {
+                let to = if coord == Coordination::Hierarchical && sectors > 0 {
+                    let k = ((v.pos / length * f64::from(sectors)) as u32).min(sectors - 1);
+                    ctl.sectors[k as usize]
+                } else {
+                    match (view, ctl.central) {
+                        (Some(v), _) => v.leader,
+                        (None, Some(c)) => c,
+                        (None, None) => return,
+                    }
+                };
+                let lead_speed = if p.target.is_some() { p.target_speed_mps } else { -1.0 };
+                out.send(
+                    agent.id,
+                    Dest::To(to),
+                    MSG_REPORT,
+                    100,
+                    now,
+                    [v.pos as f32, v.speed as f32, p.distance_m, lead_speed],
+                );
+            }
+        },
+    );
     sec.stats.attack_sent += lies.into_inner();
 }
 

@@ -22,9 +22,9 @@ use super::config::{CarFollowing, Road, TrafficConfig};
 use super::models::{follower_stopper, nasch_speed, pi_saturation, track_speed};
 use super::{CONTROLLER, Perception, TrafficParams, VEHICLE};
 use crate::sim::{
-    Agent, AgentId, AgentIds, AgentRng, Coordination, CoordinationRes, Crashed, Decision, Dest, EventLog, Inbox,
-    InjectSet, MeasureSet, MetricSpec, Metrics, Outbox, Phase, Pose, SimClock, SimTick, SpawnWorld, VerifySet,
-    channel::Channel,
+    Agent, AgentId, AgentIds, AgentRng, Coordination, CoordinationRes, Coordinator, Crashed, Decision, Dest, EventLog,
+    Inbox, InjectSet, LeaderView, MeasureSet, MetricSpec, Metrics, Outbox, Phase, Pose, SimClock, SimTick, SpawnWorld,
+    VerifySet, channel::Channel,
 };
 use geometry::CellCircle;
 

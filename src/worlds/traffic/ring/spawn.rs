@@ -55,23 +55,30 @@ pub(super) fn spawn(world: &mut World) {
         }
         CarFollowing::Idm(_) => world.spawn_batch((0..n).map(bundle)).collect(),
     };
-    ring.order = spawned;
+    ring.order = spawned.clone();
     // Controllers: the central one at the centre, sector ones beside the road.
     let k = cfg.controller.sectors;
     let central = world.resource_mut::<AgentIds>().alloc();
-    world.spawn(controller_bundle(central, None, 0.0, 0.0, k));
+    world.spawn(controller_bundle(central, central, None, 0.0, 0.0, k));
     let mut sectors = Vec::new();
     for s in 0..k {
         let id = world.resource_mut::<AgentIds>().alloc();
         let th = (f64::from(s) + 0.5) / f64::from(k) * TAU;
         let r = ring.radius + 8.0;
-        world.spawn(controller_bundle(id, Some(s), (r * th.cos()) as f32, (r * th.sin()) as f32, k));
+        world.spawn(controller_bundle(id, central, Some(s), (r * th.cos()) as f32, (r * th.sin()) as f32, k));
         sectors.push(id);
     }
     let mut ctl = world.resource_mut::<Controllers>();
     ctl.central = Some(central);
     ctl.sectors = sectors;
     world.insert_resource(ring);
+    // Standby replicas of the central controller (security.failover), beside it; the
+    // vehicles then follow whichever replica leads.
+    if !crate::sim::security::failover::replicate_copies::<ControllerState>(world, 0, central, (15.0, 0.0)).is_empty() {
+        for e in spawned {
+            world.entity_mut(e).insert(LeaderView::new(0, central));
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -107,7 +114,14 @@ pub(super) fn vehicle_bundle(
     )
 }
 
-pub(super) fn controller_bundle(id: AgentId, sector: Option<u32>, x: f32, y: f32, sectors: u32) -> impl Bundle {
+pub(super) fn controller_bundle(
+    id: AgentId,
+    central: AgentId,
+    sector: Option<u32>,
+    x: f32,
+    y: f32,
+    sectors: u32,
+) -> impl Bundle {
     (
         Agent { id, kind: CONTROLLER },
         Pose { x, y, heading: 0.0, speed: 0.0 },
@@ -115,6 +129,7 @@ pub(super) fn controller_bundle(id: AgentId, sector: Option<u32>, x: f32, y: f32
         Inbox::default(),
         Outbox::default(),
         ControllerState { sector, reports: Vec::new(), summaries: vec![None; sectors as usize], target: None, u: 0.0 },
+        LeaderView::new(0, central),
     )
 }
 
@@ -136,6 +151,10 @@ pub(super) fn sync_vehicle_count(world: &mut World) {
     let ring = world.resource::<RingRoad>().clone();
     let len = vehicle_length(&cfg);
     let mut log = Vec::new();
+    let follow = world
+        .resource::<Controllers>()
+        .central
+        .filter(|_| world.resource::<crate::sim::Security>().config.failover.enabled());
     if want < have {
         cars.sort_by_key(|c| std::cmp::Reverse(c.1));
         for c in cars.drain(..have - want) {
@@ -166,6 +185,10 @@ pub(super) fn sync_vehicle_count(world: &mut World) {
             };
             let id = world.resource_mut::<AgentIds>().alloc();
             let mut e = world.spawn(vehicle_bundle(id, pos, speed, 0, false, &ring, tick, seed));
+            if let Some(c) = follow {
+                // It follows the configured central controller until it hears a heartbeat.
+                e.insert(LeaderView::new(0, c));
+            }
             let mut cell = None;
             if let CarFollowing::Nasch(p) = &cfg.model {
                 let c = Cell {
