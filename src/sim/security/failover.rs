@@ -5,7 +5,7 @@
 //! replicas run Raft's election ([`super::election`]) on the `ballot` messages they
 //! received and queue the ones they send; the leader's heartbeats go to every agent the
 //! topology lets it reach, and the clients follow the leader of the highest term they
-//! have heard. So election traffic shares the channel's latency, loss, partitions and
+//! have heard. So election messages share the channel's latency, loss, partitions and
 //! bandwidth with everything else, a crashed leader goes silent like any crashed agent,
 //! and forged ballots are what authentication drops.
 //!
@@ -23,7 +23,7 @@ use crate::sim::{
     Agent, AgentId, AgentIds, AgentRng, Crashed, Decision, Dest, EventLog, Inbox, Outbox, Pose, SimClock,
 };
 
-/// The message kind of election traffic.
+/// The message kind of election messages.
 pub const BALLOT: &str = "ballot";
 
 /// Bytes of one ballot on the wire (kind, term, group, answer).
@@ -35,7 +35,7 @@ pub const BALLOT_BYTES: u32 = 12;
 #[serde(deny_unknown_fields, default)]
 pub struct FailoverConfig {
     /// Replicas of each coordinator (the first leads at the start, the others stand by);
-    /// 1 = no standby and no election traffic. Read when the world spawns.
+    /// 1 = no standby and no election messages. Read when the world spawns.
     pub replicas: u32,
     /// The leader's heartbeat period, s.
     pub heartbeat_s: f64,
