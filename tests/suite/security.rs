@@ -75,6 +75,42 @@ fn plausibility_flags_no_genuine_sender_in_a_noise_free_run() {
     let (col, _) = run(&s);
     assert!(col("se_chi2").iter().all(|&j| j < 1e-6), "J stays 0 without noise");
     assert_eq!(sum(&col("detections_false")) + sum(&col("detections_true")), 0.0);
+    // The warehouse, negotiating robots (their intents checked against their claims) and
+    // central planning (status reports against reservations), a crowded floor included.
+    for sets in [
+        vec![],
+        vec![("world.robots", "60")],
+        vec![("coordination", "Centralized")],
+        vec![("coordination", "Centralized"), ("world.robots", "60")],
+    ] {
+        let mut all = vec![("attacks", "[]"), ("security.plausibility", "true"), ("ticks", "900")];
+        all.extend(sets.iter().copied());
+        let (col, ev) = run(&load("security_warehouse_hijack.ron", &all));
+        assert_eq!(sum(&col("msgs_flagged_implausible")), 0.0, "{sets:?}");
+        assert!(!ev.iter().any(|e| e["kind"] == "detection"), "{sets:?}");
+        assert!(sum(&col("msgs_delivered")) > 10_000.0);
+    }
+}
+
+#[test]
+fn a_hijacked_robot_is_caught_moving_off_its_claims_and_nobody_else_is() {
+    // Only the hijack of robots 5 and 12 (1100–1500 s), every check on.
+    let s = load(
+        "security_warehouse_hijack.ron",
+        &[("security.plausibility", "true"), ("security.authentication", "true"), ("ticks", "1500")],
+    );
+    let mut s = s;
+    s.attacks.retain(|a| matches!(a.attack, masim::sim::security::AttackKind::Hijack));
+    let (col, ev) = run(&s);
+    let det: Vec<_> = ev.iter().filter(|e| e["kind"] == "detection").collect();
+    assert!(!det.is_empty(), "the hijacked robots moved off their claims");
+    for e in &det {
+        assert!([5, 12].contains(&e["sender"].as_u64().unwrap()), "only the hijacked robots: {e}");
+        assert_eq!(e["true_positive"], true);
+        assert!(e["tick"].as_u64().unwrap() >= 1100);
+    }
+    assert_eq!(sum(&col("detections_false")), 0.0);
+    assert_eq!(sum(&col("conflicts")), 0.0, "the interlock still holds");
 }
 
 #[test]

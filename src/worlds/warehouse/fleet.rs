@@ -146,6 +146,19 @@ pub fn leading_fleet(world: &World) -> Option<&FleetState> {
     first
 }
 
+/// The fleet manager's plausibility check of a status report (see the warehouse's
+/// `security` module): on the tick after its previous report a robot is where it was or
+/// in the cell reserved for it.
+pub(super) fn status_plausible(fs: &FleetState, m: &crate::sim::Message) -> Result<(), &'static str> {
+    let Some(v) = fs.views.get(m.from.0 as usize).and_then(|v| v.as_ref()) else { return Ok(()) };
+    if v.cell == NONE || v.tick + 1 != m.sent {
+        return Ok(());
+    }
+    let Some(reserved) = v.expected(m.sent) else { return Ok(()) };
+    let cell = m.payload[0] as Cell;
+    if cell == v.cell || cell == reserved { Ok(()) } else { Err("off_reservation") }
+}
+
 /// What the managers read.
 #[derive(SystemParam)]
 pub(super) struct ManagerCtx<'w> {

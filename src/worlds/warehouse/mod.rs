@@ -19,6 +19,7 @@ mod measure;
 pub mod motion;
 pub mod planning;
 mod robots;
+mod security;
 pub mod tasks;
 mod validate;
 
@@ -154,6 +155,7 @@ impl Plugin for WarehousePlugin {
                 .in_set(InjectSet::World),
         );
         app.add_systems(SimTick, robots::perceive.in_set(Phase::Perceive));
+        app.add_systems(SimTick, security::check_reports.in_set(crate::sim::VerifySet::Plausibility));
         app.add_systems(
             SimTick,
             (fleet::fleet_manager, fleet::zone_managers, robots::decide).chain().in_set(Phase::Decide),

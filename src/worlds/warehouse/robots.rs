@@ -255,6 +255,10 @@ pub struct Link {
     pub announce: bool,
     /// The cell it claims for a tick, with the priority it claims it with.
     pub claim: Option<(u64, Cell, u32)>,
+    /// This tick's move was a deadlock back-off, not a claim (its intent says so).
+    pub backed_off: bool,
+    /// The claim it moved under at its last negotiation (tick, cell, priority).
+    pub claimed: Option<(u64, Cell, u32)>,
 }
 
 impl Link {
@@ -274,6 +278,8 @@ impl Link {
             stale: 0,
             announce: false,
             claim: None,
+            backed_off: false,
+            claimed: None,
         }
     }
 
@@ -684,6 +690,7 @@ pub(super) fn decide(mut c: DecideCtx, mut q: Query<DecideItem, Without<Crashed>
         let rb = &mut *rb;
         rb.prev = rb.cell;
         rb.moved = false;
+        link.backed_off = false;
         if rb.down {
             rb.next = rb.cell;
             rb.desired = rb.cell;
@@ -700,6 +707,7 @@ pub(super) fn decide(mut c: DecideCtx, mut q: Query<DecideItem, Without<Crashed>
             // goal, reservations or not; only its bumper (the interlock) still holds.
             let (_, toward, _, _) = me.greedy(rb);
             (next, desired, action, reason) = (toward, toward, "move", "hijacked");
+            link.backed_off = false;
         }
         rb.next = next;
         rb.desired = desired;
@@ -826,7 +834,7 @@ impl One<'_, '_> {
                     from: m.from.0,
                     cell: cell(p[0]),
                     goal: cell(p[1]),
-                    prio: p[2] as u32,
+                    prio: decode_prio(p[2]).0,
                     claim: cell(p[3]),
                 }),
                 _ => {}
@@ -1190,6 +1198,7 @@ impl One<'_, '_> {
                 rb.backoff_left -= 1;
                 if let Some(v) = self.back_off(rb) {
                     next = v;
+                    link.backed_off = true;
                 }
                 action = "yield";
                 reason = "deadlock_backoff";
@@ -1304,9 +1313,10 @@ impl One<'_, '_> {
         let mine = if rb.goal == NONE { 0 } else { (now - rb.goal_since).min(1 << 20) as u32 };
         // What the neighbours said last tick, if they are where they said they would be.
         let heard: Vec<Intent> = link.intents.iter().copied().filter(|i| self.c.occ.at(i.cell) == i.from).collect();
-        let key = |prio: u32, id: u32, s: &Self| (u64::from(prio) << 32) | (s.tiebreak(id) >> 32);
+        let key = |prio: u32, id: u32, s: &Self| claim_key(s.c.clock.seed, prio, id);
         // 1. The claim made last tick, granted or not.
         let my_claim = link.claim.take().filter(|c| c.0 == now);
+        link.claimed = my_claim;
         let granted = |claimant: u32, cell_of: Cell, target: Cell, k: u64, s: &Self| -> bool {
             if target == NONE || target == cell_of || !s.c.floor.map.is_passable(target) {
                 return false;
@@ -1415,10 +1425,6 @@ impl One<'_, '_> {
 
     fn hash_of(&self, x: u64) -> u64 {
         crate::sim::rng::mix64(self.c.clock.seed ^ crate::sim::rng::mix64(x))
-    }
-
-    fn tiebreak(&self, id: u32) -> u64 {
-        crate::sim::rng::mix64(self.c.clock.seed ^ crate::sim::rng::mix64(u64::from(id) ^ 0x9E37))
     }
 
     /// Backing off: an empty neighbour as far as possible from the cell it keeps away from.
@@ -1660,6 +1666,27 @@ pub(super) fn resolve(mut c: ResolveCtx, mut q: Query<(&mut Robot, &mut Decision
     let _ = &mut c.chargers;
 }
 
+/// A robot's fixed tie-break among equal priorities.
+fn tiebreak(seed: u64, id: u32) -> u64 {
+    crate::sim::rng::mix64(seed ^ crate::sim::rng::mix64(u64::from(id) ^ 0x9E37))
+}
+
+/// The order of two claims on one cell in negotiation: the higher key wins.
+pub(super) fn claim_key(seed: u64, prio: u32, id: u32) -> u64 {
+    (u64::from(prio) << 32) | (tiebreak(seed, id) >> 32)
+}
+
+/// An intent's priority field: the priority, negative (−1 − priority) when the move it
+/// follows was a deadlock back-off rather than a granted claim.
+pub(super) fn encode_prio(prio: u32, backed_off: bool) -> f32 {
+    if backed_off { -1.0 - prio as f32 } else { prio as f32 }
+}
+
+/// The priority and the back-off mark of an intent's priority field.
+pub(super) fn decode_prio(x: f32) -> (u32, bool) {
+    if x < 0.0 { ((-1.0 - x).max(0.0) as u32, true) } else { (x as u32, false) }
+}
+
 /// Robots' status reports, after moving: to the fleet manager when it allocates or plans,
 /// and to the zone's manager under hierarchical allocation.
 pub(super) fn report(
@@ -1668,14 +1695,15 @@ pub(super) fn report(
     coord: Res<CoordinationRes>,
     floor: Res<Floor>,
     order: Res<RobotOrder>,
-    mut q: Query<(&Robot, &mut Link, &mut Outbox, &LeaderView), Without<Crashed>>,
+    mut sec: ResMut<Security>,
+    mut q: Query<(&Robot, &mut Link, &mut Outbox, &LeaderView, Has<Hijacked>), Without<Crashed>>,
 ) {
     let cfg = &params.0;
     let now = clock.tick;
     // Negotiating robots tell the robots around them their cell, goal and priority.
     let radius = ((f64::from(cfg.robot.perception_radius.clamp(1, 3)) + 1.5) * floor.cell_m) as f32;
     for &(id, e) in &order.0 {
-        let Ok((r, mut link, mut out, _)) = q.get_mut(e) else { continue };
+        let Ok((r, mut link, mut out, _, hijacked)) = q.get_mut(e) else { continue };
         if !link.announce || r.down {
             continue;
         }
@@ -1686,7 +1714,12 @@ pub(super) fn report(
         }
         let goal = if r.goal == NONE { -1.0 } else { r.goal as f32 };
         let claim = link.claim.map_or(-1.0, |c| c.1 as f32);
-        out.send(AgentId(id), Dest::Near(radius), msg::INTENT, 12, now, [r.cell as f32, goal, link.prio as f32, claim]);
+        let prio = encode_prio(link.prio, link.backed_off && r.cell != r.prev);
+        out.send(AgentId(id), Dest::Near(radius), msg::INTENT, 12, now, [r.cell as f32, goal, prio, claim]);
+        if hijacked {
+            // Its claims are not what it does: every intent it sends is a lie.
+            sec.stats.attack_sent += crate::sim::security::mark_lie(&mut out);
+        }
     }
     let alloc = super::allocation(cfg, coord.0);
     let plan = super::planning(cfg, coord.0);
@@ -1697,7 +1730,7 @@ pub(super) fn report(
     }
     let b = &cfg.battery;
     for &(id, e) in &order.0 {
-        let Ok((r, _, mut out, view)) = q.get_mut(e) else { continue };
+        let Ok((r, _, mut out, view, _)) = q.get_mut(e) else { continue };
         if r.stranded {
             continue;
         }

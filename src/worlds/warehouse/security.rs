@@ -1,0 +1,132 @@
+//! The warehouse's misbehaviour detection (`security.plausibility`): a robot's cell, as it
+//! reports it, against the reservation it moved under.
+//! - Negotiation: a robot's intent gives its cell after its move and the cell it claims
+//!   for the next tick, and an honest robot only ever moves into the cell it claimed (when
+//!   the claim is granted) or backs off a deadlock (its next intent says so). A robot that
+//!   hears two intents of a neighbour on consecutive ticks flags the second when the
+//!   neighbour is neither where it was nor in the cell it claimed: it moved off its claim.
+//! - Central planning: the fleet manager flags a status report on a consecutive tick whose
+//!   cell is neither the robot's last reported cell nor the cell reserved for it that tick.
+//!
+//! Either way a reported cell that is not a passable cell of the floor is flagged. Flagged
+//! messages are dropped, so the others plan around the robot as an obstacle they sense.
+//! A lost claim, a late or lost reservation or the interlock only ever leave an honest
+//! robot where it was, so a genuine run flags nobody (tested); what the checks cannot see
+//! is a liar that reports a false cell consistent with its claims (no robot here senses
+//! another's identity, only occupancy).
+
+use bevy::prelude::*;
+
+use super::fleet::{FleetState, status_plausible};
+use super::floor::Floor;
+use super::map::Cell;
+use super::msg;
+use super::robots::{Link, Robot, claim_key, decode_prio};
+use crate::sim::security::Security;
+use crate::sim::{Agent, AgentId, Crashed, Inbox, Message, SimClock};
+
+/// Whether `x` names a passable cell of the floor.
+fn passable(floor: &Floor, x: f32) -> bool {
+    x >= 0.0 && (x as usize) < floor.base.len() && floor.base.is_passable(x as Cell)
+}
+
+/// A neighbour's intent against its intent of the tick before (if this robot heard it)
+/// and this robot's own claim for the tick the intent was sent, `mine` = (tick, cell, key).
+fn check_intent(
+    floor: &Floor,
+    m: &Message,
+    prev: Option<&Message>,
+    mine: Option<(u64, Cell, u64)>,
+    seed: u64,
+) -> Result<(), &'static str> {
+    if !passable(floor, m.payload[0]) {
+        return Err("cell_impassable");
+    }
+    let Some(p) = prev.filter(|p| p.kind == msg::INTENT && p.sent + 1 == m.sent) else { return Ok(()) };
+    let (cell, was, claimed) = (m.payload[0], p.payload[0], p.payload[3]);
+    if cell == was || decode_prio(m.payload[2]).1 {
+        return Ok(());
+    }
+    if claimed < 0.0 || cell != claimed {
+        return Err("moved_off_claim");
+    }
+    // It moved into the cell it claimed: not if this robot claimed that cell first (the
+    // rule every neighbour applies refuses the lower claim).
+    let theirs = claim_key(seed, decode_prio(p.payload[2]).0, m.from.0);
+    match mine {
+        Some((t, c, k)) if t == m.sent && c as f32 == cell && k > theirs => Err("took_a_cell_not_granted"),
+        _ => Ok(()),
+    }
+}
+
+/// Verify, plausibility: robots check their neighbours' intents, the fleet manager the
+/// robots' status reports; flagged ones are dropped before anybody decides on them.
+pub(super) fn check_reports(
+    clock: Res<SimClock>,
+    floor: Res<Floor>,
+    mut sec: ResMut<Security>,
+    mut robots: Query<(&Agent, &mut Inbox, &Link), (With<Robot>, Without<Crashed>)>,
+    mut managers: Query<(&Agent, &mut Inbox, &FleetState), (Without<Robot>, Without<Crashed>)>,
+) {
+    if !sec.checking() {
+        return;
+    }
+    let now = clock.tick;
+    let seed = clock.seed;
+    let mut work: Vec<(AgentId, Mut<Inbox>, Option<(u64, Cell, u64)>)> = robots
+        .iter_mut()
+        .filter(|(_, i, _)| i.0.iter().any(|m| m.kind == msg::INTENT))
+        .map(|(a, i, l)| {
+            let mine = l.claimed.map(|c| (c.0, c.1, claim_key(seed, c.2, a.id.0)));
+            (a.id, i, mine)
+        })
+        .collect();
+    work.sort_by_key(|w| w.0);
+    for (me, inbox, mine) in work.iter_mut() {
+        let msgs = std::mem::take(&mut inbox.0);
+        for m in msgs {
+            if m.kind == msg::INTENT {
+                let prev = sec.last(*me, m.from).copied();
+                let verdict = check_intent(&floor, &m, prev.as_ref(), *mine, seed);
+                let pair = matches!(verdict, Err("moved_off_claim" | "took_a_cell_not_granted"));
+                if !sec.judge_against(now, *me, &m, prev.as_ref().filter(|_| pair), verdict) {
+                    continue;
+                }
+            }
+            inbox.0.push(m);
+        }
+    }
+    let mut work: Vec<(AgentId, Mut<Inbox>, &FleetState)> = managers
+        .iter_mut()
+        .filter(|(_, i, _)| i.0.iter().any(|m| m.kind == msg::STATUS))
+        .map(|(a, i, f)| (a.id, i, f))
+        .collect();
+    work.sort_by_key(|w| w.0);
+    for (me, inbox, fs) in work.iter_mut() {
+        let msgs = std::mem::take(&mut inbox.0);
+        for m in msgs {
+            if m.kind == msg::STATUS {
+                let verdict =
+                    if passable(&floor, m.payload[0]) { status_plausible(fs, &m) } else { Err("cell_impassable") };
+                if !sec.judge(now, *me, &m, verdict) {
+                    continue;
+                }
+            }
+            inbox.0.push(m);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::robots::encode_prio;
+
+    #[test]
+    fn the_back_off_mark_round_trips_and_keeps_the_priority() {
+        for p in [0u32, 1, 7, 1 << 20] {
+            for b in [false, true] {
+                assert_eq!(super::decode_prio(encode_prio(p, b)), (p, b));
+            }
+        }
+    }
+}
