@@ -94,6 +94,15 @@ pub(crate) fn validate<W: WorldSpec>(s: &Scenario<W>) -> Problems {
     for (field, why) in s.security.problems() {
         v.bad(format!("security.{field}"), why);
     }
+    if s.security.quorum > 0 && !s.world.quorum_commands() {
+        v.bad(
+            "security.quorum",
+            format!(
+                "the {} world has no critical command put to a vote (the power operator's switching orders are)",
+                s.world.name()
+            ),
+        );
+    }
     if s.security.failover.enabled() && !s.world.replicates_coordinator() {
         v.bad("security.failover.replicas", format!("the {} world has no coordinator to replicate", s.world.name()));
     }

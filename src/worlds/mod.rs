@@ -88,6 +88,12 @@ pub trait WorldSpec:
         false
     }
 
+    /// Whether its coordinator has critical commands that `security.quorum` puts to a
+    /// vote of the replicas.
+    fn quorum_commands(&self) -> bool {
+        false
+    }
+
     /// Whether the world can carry out `attack` with these settings; the reason when not.
     /// The message-level attacks and hijacking work everywhere (a world without a hijack
     /// behaviour says so here); false data needs a state estimator.
@@ -189,6 +195,9 @@ impl WorldSpec for WorldConfig {
     }
     fn replicates_coordinator(&self) -> bool {
         each_world!(self, w => w.replicates_coordinator())
+    }
+    fn quorum_commands(&self) -> bool {
+        each_world!(self, w => w.quorum_commands())
     }
     fn honours(&self, attack: &AttackSpec) -> Result<(), String> {
         each_world!(self, w => w.honours(attack))

@@ -399,3 +399,47 @@ fn standby_traffic_controllers_take_over_on_the_ring_and_in_the_city() {
     assert!(ev3.iter().all(|e| e["kind"] != "signal_fallback"), "the lights hear plans again within their timeout");
     assert!(last(&three, "mean_stops") + 0.5 < last(&alone, "mean_stops"));
 }
+
+#[test]
+fn a_quorum_of_operator_replicas_refuses_a_hijacked_replicas_orders_and_carries_out_the_honest_ones() {
+    let events = |ev: &[serde_json::Value], kind: &str| ev.iter().filter(|e| e["kind"] == kind).count();
+    // security_power_quorum.ron: 4 replicas, quorum 1, replica 9 hijacked from 60 s.
+    let (col, ev) = run(&load("security_power_quorum.ron", &[]));
+    let refused: Vec<_> = ev.iter().filter(|e| e["kind"] == "command_refused").collect();
+    assert!(refused.len() >= 5, "every bogus order refused: {}", refused.len());
+    for e in &refused {
+        assert_eq!(
+            (&e["votes"], &e["needed"], &e["order"]),
+            (&serde_json::json!(1), &serde_json::json!(3), &serde_json::json!("open"))
+        );
+    }
+    assert_eq!(sum(&col("commands_refused")), refused.len() as f64);
+    assert_eq!(events(&ev, "line_trip"), 0);
+    assert_eq!(sum(&col("load_shed_mw")), 0.0);
+    assert!(col("islands").iter().all(|&x| x == 1.0));
+    // Without the quorum the area controller carries the orders out and the grid comes apart.
+    let (col, ev) = run(&load("security_power_quorum.ron", &[("security.quorum", "0")]));
+    let opened = ev.iter().filter(|e| e["kind"] == "line_trip" && e["cause"] == "operator_order").count();
+    assert!(opened >= 5, "{opened}");
+    assert!(*col("load_shed_mw").last().unwrap() > 50.0 && *col("islands").last().unwrap() > 2.0);
+    // Honest orders need three honest votes and get them: the cascade's reclosing is the
+    // same with the quorum as without.
+    let cascade = |q: &str| {
+        let sets = [
+            ("coordination", "Centralized"),
+            ("world.protection.overload_s", "1"),
+            ("world.operator.reclose_after_s", "30"),
+            ("security.failover.replicas", "4"),
+            ("security.quorum", q),
+        ];
+        let (_, ev) = run(&load("power_cascade.ron", &sets));
+        let mut restored: Vec<u64> =
+            ev.iter().filter(|e| e["kind"] == "line_restore").map(|e| e["line"].as_u64().unwrap()).collect();
+        restored.sort_unstable();
+        (restored, events(&ev, "command_refused"))
+    };
+    let (with, refused) = cascade("1");
+    assert!(with.len() >= 3, "{with:?}");
+    assert_eq!(refused, 0);
+    assert_eq!(with, cascade("0").0);
+}

@@ -255,10 +255,88 @@ pub fn quorum_decision<T: PartialEq + Copy>(votes: &[(u32, T)], n: u32, f: u32) 
     seen.iter().map(|s| s.1).find(|v| seen.iter().filter(|s| s.1 == *v).count() as u32 >= q)
 }
 
+/// A receiver's tally of critical commands from the replicas of a coordinator: a command
+/// is carried out once a quorum of distinct replicas has sent it within a window of ticks;
+/// one whose votes all age out short of that is refused. A replica voting again for a
+/// command it has a vote pending on neither counts twice nor keeps the vote alive.
+#[derive(Clone, Debug)]
+pub struct Tally<K: Ord + Copy> {
+    votes: std::collections::BTreeMap<K, Vec<(u32, u64)>>,
+}
+
+impl<K: Ord + Copy> Default for Tally<K> {
+    fn default() -> Self {
+        Tally { votes: std::collections::BTreeMap::new() }
+    }
+}
+
+impl<K: Ord + Copy> Tally<K> {
+    /// Replica `replica`'s vote for `cmd` at tick `now`.
+    pub fn vote(&mut self, cmd: K, replica: u32, now: u64) {
+        let v = self.votes.entry(cmd).or_default();
+        if !v.iter().any(|x| x.0 == replica) {
+            v.push((replica, now));
+        }
+    }
+
+    /// Drops votes older than `window` ticks, then takes out the commands that `quorum`
+    /// distinct replicas back: (carried out, refused with the most votes they had).
+    pub fn settle(&mut self, now: u64, window: u64, quorum: u32) -> (Vec<K>, Vec<(K, u32)>) {
+        let (mut done, mut refused) = (Vec::new(), Vec::new());
+        self.votes.retain(|&k, v| {
+            let most = v.len() as u32;
+            v.retain(|x| x.1 + window > now);
+            if v.len() as u32 >= quorum {
+                done.push(k);
+                false
+            } else if v.is_empty() {
+                refused.push((k, most));
+                false
+            } else {
+                true
+            }
+        });
+        (done, refused)
+    }
+
+    /// Commands waiting for votes.
+    pub fn pending(&self) -> usize {
+        self.votes.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn a_tally_carries_out_only_what_a_quorum_of_distinct_replicas_sent() {
+        // n = 4, f = 1: a quorum is 3.
+        let q = quorum(4, 1).unwrap();
+        let mut t: Tally<(u32, bool)> = Tally::default();
+        // One Byzantine replica (3) sends an order three times: one vote, from tick 0.
+        for now in 0..3 {
+            t.vote((7, false), 3, now);
+        }
+        // The three honest ones agree on another.
+        for r in 0..3 {
+            t.vote((2, true), r, 2);
+        }
+        let (done, refused) = t.settle(3, 5, q);
+        assert_eq!((done, refused), (vec![(2, true)], vec![]));
+        assert_eq!(t.pending(), 1);
+        // The lone order ages out (its repeats do not keep it) and is refused, with the
+        // one vote it had.
+        let (done, refused) = t.settle(5, 5, q);
+        assert_eq!((done, refused), (vec![], vec![((7, false), 1)]));
+        // Two honest votes and a late third within the window still make it.
+        t.vote((4, true), 0, 10);
+        t.vote((4, true), 1, 11);
+        assert_eq!(t.settle(12, 5, q).0, vec![]);
+        t.vote((4, true), 2, 14);
+        assert_eq!(t.settle(14, 5, q).0, vec![(4, true)]);
+    }
     use rand::rngs::ChaCha8Rng;
 
     /// A message network among replicas: delay 1..=max_delay, loss, a partition given

@@ -175,6 +175,9 @@ pub fn replicate<B: Bundle>(
 ) -> Vec<AgentId> {
     let failover = world.resource::<Security>().config.failover;
     if !failover.enabled() {
+        if let Some(mut sets) = world.get_resource_mut::<ReplicaSets>() {
+            sets.0.remove(&group);
+        }
         return Vec::new();
     }
     let clock = world.resource::<SimClock>().clone();
@@ -190,7 +193,20 @@ pub fn replicate<B: Bundle>(
         let c = Coordinator::new(group, k as u32, peers.clone(), timing, clock.tick, clock.seed);
         world.entity_mut(e).insert(c);
     }
+    world.get_resource_or_insert_with(ReplicaSets::default).0.insert(group, peers.clone());
     peers[1..].to_vec()
+}
+
+/// The replicas of each coordinator group, by replica index: the membership every agent
+/// is configured with (a receiver of critical commands counts votes by it).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct ReplicaSets(pub std::collections::BTreeMap<u32, Vec<AgentId>>);
+
+impl ReplicaSets {
+    /// The replica index of `agent` in `group`, if it is one.
+    pub fn index(&self, group: u32, agent: AgentId) -> Option<u32> {
+        self.0.get(&group)?.iter().position(|&a| a == agent).map(|i| i as u32)
+    }
 }
 
 /// [`replicate`] for a coordinator whose state is one component `C`: each standby is a

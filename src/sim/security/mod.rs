@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use attacks::{AttackKind, AttackSpec, Attackers, Attacks, Falsify, Hijacked, mark_lie};
-pub use election::{Ballot, ElectionTiming, Replica, Role};
-pub use failover::{Coordinator, FailoverConfig, LeaderView};
+pub use election::{Ballot, ElectionTiming, Replica, Role, Tally};
+pub use failover::{Coordinator, FailoverConfig, LeaderView, ReplicaSets};
 pub use reputation::Beta;
 pub use robust::Aggregation;
 pub use window::{ReplayWindow, Verdict};
@@ -89,6 +89,10 @@ pub struct SecurityConfig {
     /// Standby replicas of the worlds' coordinators and the election that fails over to
     /// them when the leader goes silent.
     pub failover: FailoverConfig,
+    /// Byzantine replicas a coordinator's critical commands tolerate, f (0 = off): a
+    /// command is carried out only when 2f + 1 of its replicas sent it, which needs
+    /// `failover.replicas` ≥ 3f + 1 (PBFT's bound).
+    pub quorum: u32,
 }
 
 impl Default for SecurityConfig {
@@ -104,6 +108,7 @@ impl Default for SecurityConfig {
             distrust_below: 0.3,
             aggregation: Aggregation::Mean,
             failover: FailoverConfig::default(),
+            quorum: 0,
         }
     }
 }
@@ -128,6 +133,17 @@ impl SecurityConfig {
             out.push(("distrust_below", "must be in (0, 1)".to_string()));
         }
         out.extend(self.failover.problems());
+        if self.quorum > 0 && self.failover.replicas <= 3 * self.quorum {
+            out.push((
+                "quorum",
+                format!(
+                    "tolerating {} Byzantine replica(s) needs failover.replicas of at least {} (3f + 1), not {}",
+                    self.quorum,
+                    3 * self.quorum + 1,
+                    self.failover.replicas
+                ),
+            ));
+        }
         out
     }
 }
@@ -157,11 +173,13 @@ pub struct SecStats {
     pub failovers: u64,
     /// Coordinators with no live leader at the end of the tick.
     pub leaderless: u64,
+    /// Critical commands refused for want of a quorum of replicas.
+    pub commands_refused: u64,
 }
 
 impl SecStats {
     /// The metric columns, with units and how rows summarise them.
-    pub const SPECS: [MetricSpec; 11] = [
+    pub const SPECS: [MetricSpec; 12] = [
         MetricSpec::count("attack_msgs_sent", "messages"),
         MetricSpec::count("attack_msgs_accepted", "messages"),
         MetricSpec::count("msgs_rejected_auth", "messages"),
@@ -173,9 +191,10 @@ impl SecStats {
         MetricSpec::gauge("agents_distrusted", "agents"),
         MetricSpec::count("failovers", "elections"),
         MetricSpec::gauge("coordinators_leaderless", "coordinators"),
+        MetricSpec::count("commands_refused", "commands"),
     ];
 
-    fn values(&self) -> [f64; 11] {
+    fn values(&self) -> [f64; 12] {
         [
             self.attack_sent as f64,
             self.attack_accepted as f64,
@@ -188,6 +207,7 @@ impl SecStats {
             self.distrusted as f64,
             self.failovers as f64,
             self.leaderless as f64,
+            self.commands_refused as f64,
         ]
     }
 
@@ -203,6 +223,7 @@ impl SecStats {
         self.distrusted = o.distrusted;
         self.failovers += o.failovers;
         self.leaderless = o.leaderless;
+        self.commands_refused += o.commands_refused;
     }
 }
 

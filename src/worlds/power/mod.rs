@@ -136,15 +136,17 @@ impl WorldSpec for PowerConfig {
             }
             AttackKind::Hijack => {
                 let a = &attack.attackers;
-                if a.kind.is_some_and(|k| k != GRID_BATTERY && k != CHARGING_STATION)
+                if a.kind.is_some_and(|k| k != GRID_BATTERY && k != CHARGING_STATION && k != OPERATOR)
                     || (a.kind.is_none() && a.agents.is_empty())
                 {
                     return Err(format!(
-                        "in the power world only grid batteries ({}) and EV charging stations ({}) have a hijack \
-                         behaviour (load-altering: batteries charge flat out, stations ignore caps and pauses); \
-                         name them with `kind` or their ids",
+                        "in the power world only grid batteries ({}), EV charging stations ({}) and the operator's \
+                         replicas ({}) have a hijack behaviour (load-altering: batteries charge flat out, stations \
+                         ignore caps and pauses; a hijacked operator orders the most loaded line opened); name them \
+                         with `kind` or their ids",
                         GRID_BATTERY.file_name(),
-                        CHARGING_STATION.file_name()
+                        CHARGING_STATION.file_name(),
+                        OPERATOR.file_name()
                     ));
                 }
                 if a.kind == Some(GRID_BATTERY) && self.batteries.is_empty() {
@@ -182,6 +184,11 @@ impl WorldSpec for PowerConfig {
 
     /// The system operator.
     fn replicates_coordinator(&self) -> bool {
+        true
+    }
+
+    /// The operator's switching orders.
+    fn quorum_commands(&self) -> bool {
         true
     }
 

@@ -23,15 +23,16 @@ use super::{
     MSG_AREA, MSG_DR, MSG_EV, MSG_EV_CAP, MSG_LOADS, MSG_METER, MSG_PRICE, MSG_SCHEDULE, MSG_SETPOINT, MSG_STORAGE,
     MSG_SWITCH, MSG_TELEMETRY, Meter, Roster, due, ticks,
 };
+use crate::sim::security::{ReplicaSets, Tally, mark_lie};
 use crate::sim::{
-    AgentId, AgentRng, Attacks, Coordination, CoordinationRes, Coordinator, Crashed, Decision, Dest, EventLog, Inbox,
-    LeaderView, Outbox, Security, SimClock,
+    AgentId, AgentRng, Attacks, Coordination, CoordinationRes, Coordinator, Crashed, Decision, Dest, EventLog,
+    Hijacked, Inbox, LeaderView, Outbox, Security, SimClock,
 };
 use crate::worlds::Params;
 use crate::worlds::power::config::PowerConfig;
 use crate::worlds::power::dispatch::{self, QuadCost, Unit as DispatchUnit};
 use crate::worlds::power::frequency::Agc;
-use crate::worlds::power::physics::close_line;
+use crate::worlds::power::physics::{close_line, open_line};
 use crate::worlds::power::state::{LineStatus, PowerState};
 use crate::worlds::power::{CHARGING_STATION, GRID_BATTERY, PROSUMER};
 
@@ -90,10 +91,12 @@ pub struct AreaAgent {
     pub meter_kw: f64,
     pub flex_kw: f64,
     pub meters: u64,
-    /// Lines the operator ordered closed.
-    pub orders: Vec<usize>,
+    /// Lines the operator ordered switched: (line, close).
+    pub orders: Vec<(usize, bool)>,
     /// Switching orders carried out.
     pub switched: u64,
+    /// Under `security.quorum`: the operator replicas' votes on switching orders.
+    pub votes: Tally<(u32, bool)>,
 }
 
 impl AreaAgent {
@@ -142,6 +145,7 @@ impl AreaAgent {
             meters: 0,
             orders: Vec::new(),
             switched: 0,
+            votes: Tally::default(),
         }
     }
 
@@ -234,6 +238,8 @@ pub fn decide_areas(
     params: Res<Params<PowerConfig>>,
     coord: Res<CoordinationRes>,
     roster: Res<Roster>,
+    mut sec: ResMut<Security>,
+    replicas: Option<Res<ReplicaSets>>,
     state: Res<PowerState>,
     mut log: ResMut<EventLog>,
     mut q: Query<
@@ -249,6 +255,10 @@ pub fn decide_areas(
     let agc_every = ticks(cfg.agc.every_s, dt);
     let dispatch_every = ticks(cfg.operator.dispatch_every_s, dt);
     let c = coord.0;
+    let quorum = sec.config.quorum;
+    // Replicas vote at the same dispatch ticks; their votes arrive within the channel's
+    // delays, so a window of two seconds collects them.
+    let vote_window = ticks(2.0, dt);
     for (agent, mut a, mut meter, inbox, mut out, mut d, view) in &mut q {
         let a = &mut *a;
         let centre = a.buses.first().copied().unwrap_or(0);
@@ -274,12 +284,42 @@ pub fn decide_areas(
                     a.meters += 1;
                 }
                 MSG_SWITCH => {
-                    let line = f64::from(m.payload[0]) as usize;
-                    if m.payload[1] > 0.5 && !a.orders.contains(&line) {
-                        a.orders.push(line);
+                    let order = (f64::from(m.payload[0]) as usize, m.payload[1] > 0.5);
+                    if quorum == 0 {
+                        if !a.orders.contains(&order) {
+                            a.orders.push(order);
+                        }
+                    } else if let Some(r) = replicas.as_ref().and_then(|s| s.index(0, m.from)) {
+                        // A critical command: one vote of an operator replica.
+                        a.votes.vote((order.0 as u32, order.1), r, now);
                     }
                 }
                 _ => {}
+            }
+        }
+        if quorum > 0 {
+            // Orders that 2f + 1 replicas sent are carried out; one that only fewer sent
+            // (a Byzantine replica's, say) ages out refused.
+            let (done, refused) = a.votes.settle(now, vote_window, 2 * quorum + 1);
+            for (line, close) in done {
+                let order = (line as usize, close);
+                if !a.orders.contains(&order) {
+                    a.orders.push(order);
+                }
+            }
+            for ((line, close), votes) in refused {
+                sec.stats.commands_refused += 1;
+                log.push(
+                    now,
+                    "command_refused",
+                    Some(agent.id.0),
+                    [
+                        ("line", json!(line)),
+                        ("order", json!(if close { "close" } else { "open" })),
+                        ("votes", json!(votes)),
+                        ("needed", json!(2 * quorum + 1)),
+                    ],
+                );
             }
         }
         // Measurements of the area.
@@ -501,16 +541,33 @@ fn broadcast_price(roster: &Roster, from: AgentId, out: &mut Outbox, area: f32, 
 /// Area controllers carry out switching orders (the Act phase).
 pub fn act_switching(
     clock: Res<SimClock>,
+    params: Res<Params<PowerConfig>>,
     mut state: ResMut<PowerState>,
     mut log: ResMut<EventLog>,
     mut q: Query<&mut AreaAgent, Without<Crashed>>,
 ) {
     for mut a in &mut q {
-        for line in std::mem::take(&mut a.orders) {
-            if line < state.lines.len()
-                && state.lines[line].status == LineStatus::Tripped
-                && close_line(&mut state, line, "operator", clock.tick, &mut log)
-            {
+        for (line, close) in std::mem::take(&mut a.orders) {
+            if line >= state.lines.len() {
+                continue;
+            }
+            let done = if close {
+                state.lines[line].status == LineStatus::Tripped
+                    && close_line(&mut state, line, "operator", clock.tick, &mut log)
+            } else {
+                let cfg = &params.0;
+                open_line(
+                    &mut state,
+                    cfg,
+                    line,
+                    LineStatus::SwitchedOut,
+                    "operator_order",
+                    clock.tick,
+                    clock.dt,
+                    &mut log,
+                )
+            };
+            if done {
                 a.switched += 1;
             }
         }
@@ -631,7 +688,7 @@ pub fn decide_operator(
             &mut Outbox,
             &mut Decision,
             &mut AgentRng,
-            Option<&Coordinator>,
+            (Option<&Coordinator>, Has<Hijacked>),
         ),
         Without<Crashed>,
     >,
@@ -647,10 +704,30 @@ pub fn decide_operator(
     let price_every = ticks(cfg.operator.price_every_s, dt);
     let estimating = cfg.estimation.enabled;
     let scan_every = ticks(cfg.estimation.every_s, dt);
-    for (agent, mut op, mut meter, inbox, mut out, mut d, mut rng, replica) in &mut q {
+    let quorum = sec.config.quorum;
+    let coordinating = matches!(c, Coordination::Centralized | Coordination::Hierarchical);
+    let regular = now.is_multiple_of(dispatch_every);
+    for (agent, mut op, mut meter, inbox, mut out, mut d, mut rng, (replica, hijacked)) in &mut q {
         let op = &mut *op;
+        if hijacked && coordinating && regular {
+            // A compromised control centre (as in Ukraine, December 2015) orders the most
+            // loaded line in service opened at every dispatch.
+            let most = (0..state.lines.len())
+                .filter(|&k| state.lines[k].status == LineStatus::InService && state.lines[k].loading.is_finite())
+                .max_by(|&a, &b| state.lines[a].loading.total_cmp(&state.lines[b].loading));
+            if let Some(k) = most {
+                let area = state.model.bus_area[state.lines[k].from];
+                out.send(agent.id, Dest::To(roster.area(area)), MSG_SWITCH, 12, now, [k as f32, 0.0, 0.0, 0.0]);
+                sec.stats.attack_sent += mark_lie(&mut out);
+            }
+        }
         if let Some(r) = replica {
             if !r.leads() {
+                if quorum > 0 && coordinating && regular && !hijacked {
+                    // Under a quorum every replica votes on the switching orders: it
+                    // works them out from the breaker states and flows as the leader does.
+                    reclose(op, &state, cfg, now, dt, &roster, agent.id, &mut out);
+                }
                 // A standby replica keeps nothing but its election going.
                 *d = Decision { tick: now, action: "standby", reason: "follower", value: r.replica.term as f32 };
                 continue;
@@ -705,7 +782,6 @@ pub fn decide_operator(
         }
         let mut action = "monitor";
         let mut reason = "no_coordination";
-        let coordinating = matches!(c, Coordination::Centralized | Coordination::Hierarchical);
         // A replica that has just taken over first hears every unit (and, without an
         // estimator, every bus) again, or waits out the staleness limit, then dispatches.
         let resyncing = op.resync_from.is_some_and(|t| {
@@ -764,7 +840,9 @@ pub fn decide_operator(
                         );
                     }
                 }
-                reclose(op, &state, cfg, now, dt, &roster, agent.id, &mut out);
+                if (quorum == 0 || regular) && !hijacked {
+                    reclose(op, &state, cfg, now, dt, &roster, agent.id, &mut out);
+                }
             }
             if c == Coordination::Centralized && (now.is_multiple_of(agc_every) || dispatching) {
                 // System-wide AGC on the frequency the units report.
