@@ -443,3 +443,20 @@ fn a_quorum_of_operator_replicas_refuses_a_hijacked_replicas_orders_and_carries_
     assert_eq!(refused, 0);
     assert_eq!(with, cascade("0").0);
 }
+
+#[test]
+fn zero_cost_bids_are_caught_below_the_grid_distance() {
+    // Only the forged bids (300–600 s), the robots checking bids against distances.
+    let mut s = load("security_warehouse_hijack.ron", &[("security.plausibility", "true")]);
+    s.attacks.retain(|a| matches!(a.attack, masim::sim::security::AttackKind::Spoofing { .. }));
+    s.ticks = 700;
+    let (col, ev) = run(&s);
+    let flagged = ev.iter().filter(|e| e["kind"] == "detection" && e["reason"] == "bid_below_distance").count();
+    assert!(flagged > 1000, "{flagged}");
+    assert_eq!(sum(&col("detections_false")), 0.0);
+    assert_eq!(sum(&col("attack_msgs_accepted")), 0.0, "no forged bid reached an auction");
+    // The auctions run as without the attack.
+    let done = |c: &dyn Fn(&str) -> Vec<f64>| c("tasks_completed")[59] - c("tasks_completed")[29];
+    let (clean, _) = run(&load("security_warehouse_hijack.ron", &[("attacks", "[]"), ("ticks", "700")]));
+    assert!(done(&col) >= done(&clean) - 2.0, "{} against {}", done(&col), done(&clean));
+}

@@ -61,7 +61,7 @@ pub mod msg {
     pub const REVOKE: &str = "revoke";
     /// Fleet manager → robots: an open order `[task, pick, drop, 0]`.
     pub const ORDER: &str = "order";
-    /// Robot → robots: a bid for an order `[task, path length, 0, 0]`.
+    /// Robot → robots: a bid for an order `[task, path length, its cell, 0]`.
     pub const BID: &str = "bid";
     /// Robot → all: it won an order `[task, its bid, 0, 0]`.
     pub const CLAIM: &str = "claim";

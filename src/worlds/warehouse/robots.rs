@@ -1093,7 +1093,8 @@ impl One<'_, '_> {
             return;
         }
         let Some((value, o)) = self.nearest_known(rb, link) else { return };
-        out.send(AgentId(self.id), Dest::Kind(ROBOT), msg::BID, 8, now, [o.task as f32, value as f32, 0.0, 0.0]);
+        let payload = [o.task as f32, value as f32, rb.cell as f32, 0.0];
+        out.send(AgentId(self.id), Dest::Kind(ROBOT), msg::BID, 8, now, payload);
         link.bid = Some(Bid { order: o, value, close: now + AUCTION_TICKS, best: (value, self.id) });
     }
 

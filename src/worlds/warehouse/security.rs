@@ -8,6 +8,10 @@
 //! - Central planning: the fleet manager flags a status report on a consecutive tick whose
 //!   cell is neither the robot's last reported cell nor the cell reserved for it that tick.
 //!
+//! - Auctions: a bid gives the bidder's path length to the order's pick and its cell; no
+//!   path is shorter than the grid (Manhattan) distance between the two, so a bid below it
+//!   is flagged (a zero-cost bid, forged or an insider's).
+//!
 //! Either way a reported cell that is not a passable cell of the floor is flagged. Flagged
 //! messages are dropped, so the others plan around the robot as an obstacle they sense.
 //! A lost claim, a late or lost reservation or the interlock only ever leave an honest
@@ -22,12 +26,31 @@ use super::floor::Floor;
 use super::map::Cell;
 use super::msg;
 use super::robots::{Link, Robot, claim_key, decode_prio};
+use super::tasks::Ledger;
 use crate::sim::security::Security;
 use crate::sim::{Agent, AgentId, Crashed, Inbox, Message, SimClock};
 
 /// Whether `x` names a passable cell of the floor.
 fn passable(floor: &Floor, x: f32) -> bool {
     x >= 0.0 && (x as usize) < floor.base.len() && floor.base.is_passable(x as Cell)
+}
+
+/// The grid distance between two cells, a lower bound of any path between them.
+fn manhattan(floor: &Floor, a: Cell, b: Cell) -> u32 {
+    let cols = floor.cols();
+    (a / cols).abs_diff(b / cols) + (a % cols).abs_diff(b % cols)
+}
+
+/// A bid against the grid distance from the cell it gives to the order's pick.
+fn check_bid(floor: &Floor, ledger: &Ledger, m: &Message) -> Result<(), &'static str> {
+    if !passable(floor, m.payload[2]) {
+        return Err("cell_impassable");
+    }
+    let Some(task) = (m.payload[0] >= 0.0).then(|| ledger.get(m.payload[0] as u32)).flatten() else {
+        return Err("unknown_order");
+    };
+    let least = manhattan(floor, m.payload[2] as Cell, task.pick);
+    if m.payload[1].is_finite() && m.payload[1] + 0.5 >= least as f32 { Ok(()) } else { Err("bid_below_distance") }
 }
 
 /// A neighbour's intent against its intent of the tick before (if this robot heard it)
@@ -64,6 +87,7 @@ fn check_intent(
 pub(super) fn check_reports(
     clock: Res<SimClock>,
     floor: Res<Floor>,
+    ledger: Res<Ledger>,
     mut sec: ResMut<Security>,
     mut robots: Query<(&Agent, &mut Inbox, &Link), (With<Robot>, Without<Crashed>)>,
     mut managers: Query<(&Agent, &mut Inbox, &FleetState), (Without<Robot>, Without<Crashed>)>,
@@ -75,7 +99,7 @@ pub(super) fn check_reports(
     let seed = clock.seed;
     let mut work: Vec<(AgentId, Mut<Inbox>, Option<(u64, Cell, u64)>)> = robots
         .iter_mut()
-        .filter(|(_, i, _)| i.0.iter().any(|m| m.kind == msg::INTENT))
+        .filter(|(_, i, _)| i.0.iter().any(|m| m.kind == msg::INTENT || m.kind == msg::BID))
         .map(|(a, i, l)| {
             let mine = l.claimed.map(|c| (c.0, c.1, claim_key(seed, c.2, a.id.0)));
             (a.id, i, mine)
@@ -85,7 +109,11 @@ pub(super) fn check_reports(
     for (me, inbox, mine) in work.iter_mut() {
         let msgs = std::mem::take(&mut inbox.0);
         for m in msgs {
-            if m.kind == msg::INTENT {
+            if m.kind == msg::BID {
+                if !sec.judge(now, *me, &m, check_bid(&floor, &ledger, &m)) {
+                    continue;
+                }
+            } else if m.kind == msg::INTENT {
                 let prev = sec.last(*me, m.from).copied();
                 let verdict = check_intent(&floor, &m, prev.as_ref(), *mine, seed);
                 let pair = matches!(verdict, Err("moved_off_claim" | "took_a_cell_not_granted"));
