@@ -181,6 +181,7 @@ fn read_cell(x: f32, cells: usize) -> Cell {
 }
 
 /// The fleet manager's Decide: reports in, orders in, allocation, planning.
+#[allow(clippy::type_complexity)]
 pub(super) fn fleet_manager(
     mut c: ManagerCtx,
     mut q: Query<(&Agent, &mut FleetState, &Inbox, &mut Outbox, &mut Decision, Option<&Coordinator>), Without<Crashed>>,
@@ -668,6 +669,7 @@ impl ZoneState {
 
 /// The zone managers' Decide: orders from the fleet manager, reports from the robots in the
 /// zone, allocation within the zone, summaries up and orders handed back.
+#[allow(clippy::type_complexity)]
 pub(super) fn zone_managers(
     mut c: ManagerCtx,
     mut q: Query<(&Agent, &mut ZoneState, &Inbox, &mut Outbox, &mut Decision, &LeaderView), Without<Crashed>>,

@@ -1690,6 +1690,7 @@ pub(super) fn decode_prio(x: f32) -> (u32, bool) {
 
 /// Robots' status reports, after moving: to the fleet manager when it allocates or plans,
 /// and to the zone's manager under hierarchical allocation.
+#[allow(clippy::type_complexity)]
 pub(super) fn report(
     clock: Res<SimClock>,
     params: Res<WarehouseParams>,

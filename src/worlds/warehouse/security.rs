@@ -84,6 +84,7 @@ fn check_intent(
 
 /// Verify, plausibility: robots check their neighbours' intents, the fleet manager the
 /// robots' status reports; flagged ones are dropped before anybody decides on them.
+#[allow(clippy::type_complexity)]
 pub(super) fn check_reports(
     clock: Res<SimClock>,
     floor: Res<Floor>,

@@ -445,6 +445,7 @@ fn fixed_desired(greens: &[(u32, f64)], t_s: f64, offset: f64, sig: &SignalConfi
 /// Decide: each light chooses the stage it wants under its control mode, runs the
 /// green → yellow → all-red → green change, and sends its messages.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 pub(crate) fn decide_lights(
     clock: Res<SimClock>,
     params: Res<TrafficParams>,
@@ -705,6 +706,7 @@ pub(crate) fn decide_lights(
 /// which picks the direction and reference, and districts send their lights the plans
 /// (on their own if the city controller is silent).
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 pub(crate) fn decide_controllers(
     clock: Res<SimClock>,
     params: Res<TrafficParams>,

@@ -4,6 +4,7 @@
 use super::*;
 
 /// Decide for controllers: read reports, compute targets and advice, send them.
+#[allow(clippy::type_complexity)]
 pub(super) fn decide_controllers(
     clock: Res<SimClock>,
     params: Res<TrafficParams>,
