@@ -27,6 +27,11 @@ enum Command {
     /// from flags or an experiment file; resumable and shardable. Writes OUT/sweep.csv (a row
     /// per run), summary.csv, pairs.csv and each run's outputs under OUT/runs/.
     Sweep(SweepArgs),
+    /// Measure the seed's scale table for a world: agents 10 to 10⁵ × channel topology ×
+    /// coordination → messages and bytes per agent per tick, latency, drops, the world's
+    /// quality and wall time per tick. A sweep (resumable: the same command resumes it) plus
+    /// OUT/scale.csv and OUT/scale.md.
+    Scale(ScaleArgs),
     /// Combine sweep folders (shards of one experiment) into one, with the tables an unsharded
     /// sweep writes.
     Merge {
@@ -176,6 +181,31 @@ struct SweepArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args, Debug)]
+struct ScaleArgs {
+    /// A world (traffic, power, warehouse: its built-in study, scenarios/experiments/scale_WORLD.ron)
+    /// or a scale experiment file.
+    world: String,
+    /// Leave out configurations with more agents than this (the table says which ran).
+    #[arg(long, value_name = "N")]
+    max_agents: Option<u64>,
+    /// Runs in parallel (wall times are measured per run: --jobs 1 gives the cleanest).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: u64,
+    /// Output folder [default: out/scale-WORLD].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Discard what the output folder holds and start over (without it, a study resumes).
+    #[arg(long)]
+    force: bool,
+    /// Print the run plan as CSV and exit.
+    #[arg(long)]
+    list_runs: bool,
+    /// No progress reports or closing line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 /// Failure with its exit code: 2 for bad input, 1 for anything else.
 enum Failure {
     BadInput(String),
@@ -188,6 +218,7 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => run(a),
         Some(Command::Validate { files, sets, ticks }) => validate(&files, ticks, &sets),
         Some(Command::Sweep(a)) => sweep_cli::sweep(a),
+        Some(Command::Scale(a)) => sweep_cli::scale(a),
         Some(Command::Merge { dirs, out, force }) => sweep_cli::merge(&dirs, &out, force),
         Some(Command::Plot { dir, out }) => plot(&dir, out.as_deref()),
         Some(Command::Gui(a)) => open_app(a),

@@ -11,7 +11,7 @@ use masim::experiment::sweep::{self, Progress, SweepError, SweepOptions};
 use masim::experiment::{self, Experiment, Factor, Keep, Level, Pair, Plan, Seeds};
 use masim::scenario::{Issue, ScenarioError};
 
-use crate::{Failure, SweepArgs, progress_bar};
+use crate::{Failure, ScaleArgs, SweepArgs, progress_bar};
 
 /// Set by Ctrl-C or SIGTERM: no new run starts.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -74,7 +74,13 @@ fn experiment(a: &SweepArgs) -> Result<(Experiment, Option<String>), Failure> {
         if levels.is_empty() {
             return Err(Failure::BadInput(format!("--vary {v}: no values")));
         }
-        exp.factors.push(Factor { path: k.trim().to_string(), levels, range: None, integer: false });
+        exp.factors.push(Factor {
+            path: k.trim().to_string(),
+            levels,
+            range: None,
+            integer: false,
+            with: Default::default(),
+        });
     }
     if let Some(p) = &a.pair {
         let bad =
@@ -203,8 +209,13 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
         eprintln!("warning: {w}");
     }
     let shard = shard(&a)?;
-    let opts =
-        SweepOptions { jobs: a.jobs as usize, shard: shard.map(|s| s.0), run_index: a.run_index, force: a.force };
+    let opts = SweepOptions {
+        jobs: a.jobs as usize,
+        shard: shard.map(|s| s.0),
+        run_index: a.run_index,
+        force: a.force,
+        only: None,
+    };
     if a.list_runs {
         print!("{}", plan.list_csv(|r| sweep::selected(&opts, r.index)));
         return Ok(());
@@ -216,6 +227,18 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
             None => d,
         }
     });
+    run_plan(&plan, &dir, &opts, shard, a.quiet)
+}
+
+/// Runs `plan` into `dir` with progress reports (a bar on a terminal, a line every few
+/// seconds in a log), stopping cleanly on Ctrl-C or SIGTERM.
+pub fn run_plan(
+    plan: &Plan,
+    dir: &Path,
+    opts: &SweepOptions,
+    shard: Option<Shard>,
+    quiet: bool,
+) -> Result<(), Failure> {
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
             eprintln!("\nstopped; run the same command to resume");
@@ -228,7 +251,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
     let terminal = std::io::stderr().is_terminal();
     let runs_word = |n: usize| if n == 1 { "run" } else { "runs" };
     let report_plan = |p: Progress| {
-        if a.quiet {
+        if quiet {
             return;
         }
         let arms = if plan.pair.is_some() { " (2 arms each)" } else { "" };
@@ -243,7 +266,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
         if let Some(((i, n), from)) = shard {
             line.push_str(&format!("; shard {i}/{n} (from {from})"));
         }
-        if let Some(k) = a.run_index {
+        if let Some(k) = opts.run_index {
             line.push_str(&format!("; only run {k}"));
         }
         eprintln!("{line}");
@@ -251,7 +274,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
             "  {} already done, {} to run with --jobs {} into {} (interrupt at any time: the same command resumes)",
             p.before,
             p.todo,
-            a.jobs,
+            opts.jobs,
             dir.display()
         );
     };
@@ -267,14 +290,14 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
         if !r.planned {
             r.planned = true;
             report_plan(p);
-            r.bar = progress_bar(!a.quiet, p.todo as u64, "runs");
+            r.bar = progress_bar(!quiet, p.todo as u64, "runs");
             r.start = Instant::now();
             r.last = Instant::now();
             return;
         }
         if let Some(b) = &r.bar {
             b.set_position(p.done as u64);
-        } else if !a.quiet && !terminal && (r.last.elapsed() >= Duration::from_secs(5) || p.done == p.todo) {
+        } else if !quiet && !terminal && (r.last.elapsed() >= Duration::from_secs(5) || p.done == p.todo) {
             // A job's log: a line every few seconds.
             r.last = Instant::now();
             let el = r.start.elapsed().as_secs_f64();
@@ -293,14 +316,14 @@ pub fn sweep(a: SweepArgs) -> Result<(), Failure> {
         }
     };
     let t0 = Instant::now();
-    let report = sweep::execute(&plan, &dir, &opts, &STOP, &on_progress).map_err(refused)?;
+    let report = sweep::execute(plan, dir, opts, &STOP, &on_progress).map_err(refused)?;
     if let Ok(r) = reporter.lock()
         && let Some(b) = &r.bar
     {
         b.finish_and_clear();
     }
     let wall = t0.elapsed().as_secs_f64();
-    if !a.quiet {
+    if !quiet {
         let rate = if wall > 0.0 { report.ran as f64 / wall * 3600.0 } else { 0.0 };
         eprintln!(
             "{}: ran {} {} in {:.1} s ({:.0} runs/hour); {} of {} {} done; one row each in {}",
@@ -340,4 +363,69 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// `masim scale`: a world's built-in scale study (or a scale experiment file) run as a
+/// sweep, then its table.
+pub fn scale(a: ScaleArgs) -> Result<(), Failure> {
+    use masim::experiment::scale;
+    let as_file = Path::new(&a.world);
+    let builtin = scale::builtin(&a.world);
+    let dir = a.out.clone().unwrap_or_else(|| {
+        let stem = as_file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        PathBuf::from("out").join(if builtin.is_some() { format!("scale-{}", a.world) } else { stem })
+    });
+    let file = match builtin {
+        Some(b) => {
+            if a.force && dir.join("input").exists() {
+                std::fs::remove_dir_all(dir.join("input"))
+                    .map_err(|e| Failure::Other(format!("{}: cannot clear: {e}", dir.join("input").display())))?;
+            }
+            scale::materialise(b, &dir).map_err(Failure::BadInput)?
+        }
+        None if as_file.is_file() => as_file.to_path_buf(),
+        None => {
+            let worlds: Vec<&str> = scale::BUILTIN.iter().map(|b| b.world).collect();
+            return Err(Failure::BadInput(format!(
+                "{}: neither a world ({}) nor an experiment file",
+                a.world,
+                worlds.join(", ")
+            )));
+        }
+    };
+    let (exp, text) = experiment::load_file(&file).map_err(|e| Failure::BadInput(e.to_string()))?;
+    let plan = Plan::build(&exp, Some(&text)).map_err(|issues| {
+        Failure::BadInput(ScenarioError::Invalid { origin: file.display().to_string(), issues }.to_string())
+    })?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    let only = a.max_agents.map(|m| scale::runs_up_to(&plan, m));
+    if let Some(o) = &only
+        && o.is_empty()
+    {
+        return Err(Failure::BadInput(format!(
+            "--max-agents {}: leaves no configuration of the study to run",
+            a.max_agents.unwrap_or(0)
+        )));
+    }
+    let opts = SweepOptions { jobs: a.jobs as usize, shard: None, run_index: None, force: a.force, only };
+    if a.list_runs {
+        print!("{}", plan.list_csv(|r| sweep::selected(&opts, r.index)));
+        return Ok(());
+    }
+    let ran = run_plan(&plan, &dir, &opts, None, a.quiet);
+    // The table of what has finished, even after an interruption.
+    let rows = sweep::read_journal(&dir, false).map_err(refused)?;
+    let table = scale::write(&dir, &plan, &rows).map_err(|e| Failure::Other(format!("{}: {e}", dir.display())))?;
+    if !a.quiet {
+        eprintln!(
+            "{}: {} configurations in {} and {}",
+            plan.name,
+            table.len(),
+            dir.join("scale.csv").display(),
+            dir.join("scale.md").display()
+        );
+    }
+    ran
 }

@@ -8,6 +8,7 @@
 //! puts the pieces back together.
 
 pub mod design;
+pub mod scale;
 pub mod stats;
 pub mod sweep;
 
@@ -58,6 +59,11 @@ pub struct Factor {
     /// With `range`: whole numbers from low to high, both included.
     #[serde(default)]
     pub integer: bool,
+    /// Fields set together with this one, level by level (each list as long as `levels`):
+    /// `with: {"world.road.length_m": [104.5, 1045.0]}` keeps the density as `world.vehicles`
+    /// grows. They are overrides of the configuration, not factors of their own.
+    #[serde(default)]
+    pub with: BTreeMap<String, Vec<Level>>,
 }
 
 /// How the factors' values are combined into configurations.
@@ -386,6 +392,36 @@ impl Plan {
             if f.integer && f.range.is_none() {
                 issues.push(issue(text, &format!("{at}.integer"), "`integer` applies to a `range`".into()));
             }
+            for (p, vals) in &f.with {
+                if f.range.is_some() {
+                    issues.push(issue(
+                        text,
+                        &format!("{at}.with"),
+                        "`with` follows `levels`; a sampled range has none".into(),
+                    ));
+                } else if vals.len() != f.levels.len() {
+                    issues.push(issue(
+                        text,
+                        &format!("{at}.with"),
+                        format!(
+                            "`{p}` has {} values for the factor's {} levels: give one per level",
+                            vals.len(),
+                            f.levels.len()
+                        ),
+                    ));
+                }
+                let clash = p == &f.path
+                    || p == "seed"
+                    || exp.factors.iter().enumerate().any(|(k, g)| g.path == *p || (k != i && g.with.contains_key(p)))
+                    || fixed.iter().any(|(k, _)| k == p);
+                if clash {
+                    issues.push(issue(
+                        text,
+                        &format!("{at}.with"),
+                        format!("`{p}` is also set elsewhere (a factor, another factor's `with`, or set): one value would silently win"),
+                    ));
+                }
+            }
             let mut seen: Vec<String> = Vec::new();
             for (j, l) in f.levels.iter().enumerate() {
                 let t = l.text();
@@ -504,12 +540,27 @@ impl Plan {
                 if let (Some((_, v)), Some(p)) = (arm, &exp.pair) {
                     sets.push((p.path.clone(), v.clone()));
                 }
+                // The linked fields, after the factors and the arm (errors name the factor).
+                let mut linked_of: Vec<usize> = Vec::new();
+                for (k, f) in exp.factors.iter().enumerate() {
+                    let Some(j) = f.levels.iter().position(|l| l.text() == values[k]) else { continue };
+                    for (p, vals) in &f.with {
+                        sets.push((p.clone(), vals[j].text()));
+                        linked_of.push(k);
+                    }
+                }
+                let plain = sets.len() - linked_of.len();
                 let s = fixed_base.with_sets(&sets).map_err(|(k, i)| {
                     let (field, message) = match k {
                         // One factor's value is wrong: name it, and its value.
                         Some(k) => {
-                            let field =
-                                if k < exp.factors.len() { format!("factors[{k}]") } else { "pair".to_string() };
+                            let field = if k >= plain {
+                                format!("factors[{}].with", linked_of[k - plain])
+                            } else if k < exp.factors.len() {
+                                format!("factors[{k}]")
+                            } else {
+                                "pair".to_string()
+                            };
                             (field, format!("{}={}: {i}", sets[k].0, sets[k].1))
                         }
                         None => {
@@ -554,8 +605,18 @@ impl Plan {
             Design::LatinHypercube { samples, seed } => json!({"LatinHypercube": {"samples": samples, "seed": seed}}),
             Design::Sobol { .. } => json!("Sobol"),
         };
-        let factor_specs: Vec<serde_json::Value> =
-            exp.factors.iter().map(|f| json!({"path": f.path, "range": f.range, "integer": f.integer})).collect();
+        let factor_specs: Vec<serde_json::Value> = exp
+            .factors
+            .iter()
+            .map(|f| {
+                let mut j = json!({"path": f.path, "range": f.range, "integer": f.integer});
+                // Only where used, so an experiment without links keeps its fingerprint.
+                if !f.with.is_empty() {
+                    j["with"] = json!(f.with);
+                }
+                j
+            })
+            .collect();
         let pair = exp.pair.as_ref().map(|p| (p.path.clone(), [p.a.text(), p.b.text()]));
         let fingerprint = json!({
             "masim_version": env!("CARGO_PKG_VERSION"),

@@ -259,6 +259,8 @@ pub struct SweepOptions {
     pub run_index: Option<u64>,
     /// Discard what the folder holds first.
     pub force: bool,
+    /// Run only these runs (`masim scale --max-agents` leaves the largest out).
+    pub only: Option<BTreeSet<u64>>,
 }
 
 /// Where a sweep stands, for progress reports.
@@ -288,7 +290,9 @@ pub struct SweepReport {
 
 /// Whether run `index` belongs to the selection.
 pub fn selected(opts: &SweepOptions, index: u64) -> bool {
-    opts.run_index.is_none_or(|k| k == index) && opts.shard.is_none_or(|(i, n)| index % n == i)
+    opts.run_index.is_none_or(|k| k == index)
+        && opts.shard.is_none_or(|(i, n)| index % n == i)
+        && opts.only.as_ref().is_none_or(|s| s.contains(&index))
 }
 
 /// Runs what the folder `dir` lacks of `plan` (its selection), appending each run to the

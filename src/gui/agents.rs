@@ -159,19 +159,22 @@ fn follow_selected(
         return;
     };
     let settled = free.max.x - free.min.x > 10.0 && free.max.y - free.min.y > 10.0;
-    if focus.0 && settled {
+    let extent = bounds.max - bounds.min;
+    let free_size = (free.max - free.min).max(Vec2::ONE);
+    let focusing = focus.0 && settled;
+    if focusing {
         focus.0 = false;
         auto.0 = false;
-        // Show about 300 m around it; a smaller world fits whole wherever in it the agent is.
-        let span = ((bounds.max - bounds.min).max_element() * 2.0).min(300.0);
-        let free_px = (free.max - free.min).min_element().max(1.0);
-        ortho.scale = span / free_px;
-        let c = centre_on(p, *free, window.size(), ortho.scale);
-        transform.translation.x = c.x;
-        transform.translation.y = c.y;
+        // Show about 300 m around it; a smaller world is shown whole, with a 5 % margin.
+        let fit_scale = (extent.x * 1.1 / free_size.x).max(extent.y * 1.1 / free_size.y);
+        ortho.scale = fit_scale.min(300.0 / free_size.min_element());
     }
-    if selection.follow {
-        let c = centre_on(p, *free, window.size(), ortho.scale);
+    if selection.follow || focusing {
+        // While the whole world fits the view it stays centred (the agent is in sight
+        // wherever it goes); zoomed in, the view follows the agent.
+        let fits = extent.x / ortho.scale <= free_size.x && extent.y / ortho.scale <= free_size.y;
+        let target = if fits { (bounds.min + bounds.max) * 0.5 } else { p };
+        let c = centre_on(target, *free, window.size(), ortho.scale);
         transform.translation.x = c.x;
         transform.translation.y = c.y;
     }

@@ -194,6 +194,8 @@ pub(crate) fn param_slider(
         slider = slider.integer();
     }
     let response = ui.add(slider);
+    #[cfg(test)]
+    state.slider_rects.insert(path.to_string(), response.rect);
     if response.changed() {
         state.drafts.insert(path.to_string(), v);
     }

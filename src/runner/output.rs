@@ -33,7 +33,8 @@ pub const OUTPUT_FILES: [&str; 9] = [
 ];
 
 /// The files a sweep writes at its top level; its runs live in `runs/NNNN/`.
-pub const SWEEP_FILES: [&str; 5] = ["sweep.csv", "summary.csv", "pairs.csv", "runs.jsonl", "experiment.json"];
+pub const SWEEP_FILES: [&str; 7] =
+    ["sweep.csv", "summary.csv", "pairs.csv", "runs.jsonl", "experiment.json", "scale.csv", "scale.md"];
 
 /// Why the output folder cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -82,6 +82,10 @@ pub trait WorldSpec:
     /// checked against them).
     fn message_kinds(&self) -> Vec<&'static str>;
 
+    /// The metrics.csv column that says how well the world does its job (the quality
+    /// column of `masim scale`), and whether more of it is better.
+    fn quality_metric(&self) -> (&'static str, bool);
+
     /// Whether the world runs `security.failover.replicas` copies of its coordinator
     /// (the standbys spawn after its other agents, so their ids follow `agent_count`).
     fn replicates_coordinator(&self) -> bool {
@@ -192,6 +196,9 @@ impl WorldSpec for WorldConfig {
     }
     fn message_kinds(&self) -> Vec<&'static str> {
         each_world!(self, w => w.message_kinds())
+    }
+    fn quality_metric(&self) -> (&'static str, bool) {
+        each_world!(self, w => w.quality_metric())
     }
     fn replicates_coordinator(&self) -> bool {
         each_world!(self, w => w.replicates_coordinator())

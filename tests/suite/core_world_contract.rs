@@ -62,6 +62,9 @@ impl WorldSpec for LineWorld {
     fn message_kinds(&self) -> Vec<&'static str> {
         Vec::new()
     }
+    fn quality_metric(&self) -> (&'static str, bool) {
+        ("mean_x_m", true)
+    }
 
     fn agent_kinds(&self) -> Vec<AgentKind> {
         vec![WALKER]

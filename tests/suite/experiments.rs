@@ -473,7 +473,7 @@ fn without_seeds_a_sweep_runs_the_scenarios_own_seed() {
 fn bad_experiments_are_refused_with_a_position() {
     let d = scratch("bad");
     let ring = format!("{}/scenarios/traffic_ring.ron", env!("CARGO_MANIFEST_DIR"));
-    let cases: [(&str, String, &str); 6] = [
+    let cases: [(&str, String, &str); 8] = [
         (
             "unknown_field",
             format!("(\n  scenario: \"{ring}\",\n  seeds: \"1..3\",\n  factor: [],\n)\n"),
@@ -506,6 +506,20 @@ fn bad_experiments_are_refused_with_a_position() {
             ":3:3: field `seeds`: `5..5`: the range is empty",
         ),
         ("no_scenario", "(\n  scenario: \"nowhere.ron\",\n)\n".to_string(), "nowhere.ron: no such file"),
+        (
+            "linked_too_short",
+            format!(
+                "(\n  scenario: \"{ring}\",\n  factors: [\n    (path: \"world.vehicles\", levels: [10, 20], with: {{\"world.road.length_m\": [100.0]}}),\n  ],\n)\n"
+            ),
+            "field `factors[0].with`: `world.road.length_m` has 1 values for the factor's 2 levels",
+        ),
+        (
+            "linked_bad_value",
+            format!(
+                "(\n  scenario: \"{ring}\",\n  factors: [\n    (path: \"world.vehicles\", levels: [10, 20], with: {{\"world.road.length_m\": [100.0, -5.0]}}),\n  ],\n)\n"
+            ),
+            "field `factors[0].with`: world.road.length_m=-5",
+        ),
     ];
     for (name, text, want) in cases {
         let f = d.join(format!("{name}.ron"));
@@ -654,4 +668,94 @@ fn the_cluster_files_shard_and_merge_as_documented() {
         ok(&v);
     }
     merged_equals(&condor, &whole, "HTCondor");
+}
+
+/// A tiny scale study of the ring: 10 and 20 vehicles (the road grows with them) × two
+/// topologies × two strategies, 60 ticks.
+fn tiny_scale(dir: &Path) -> PathBuf {
+    let exp = dir.join("tiny_scale.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            "(\n  scenario: \"{}/scenarios/traffic_ring.ron\",\n  ticks: Some(60),\n  from_tick: 20,\n  factors: [\n    (path: \"world.vehicles\", levels: [10, 20], with: {{\"world.road.length_m\": [104.5, 209.0]}}),\n    (path: \"channel.topology\", levels: [\"AllToAll\", \"RangeLimited\"]),\n    (path: \"coordination\", levels: [\"None\", \"Decentralized\"]),\n  ],\n  seeds: [1],\n  keep: All,\n)\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    exp
+}
+
+/// The numbers of a CSV file's column, by its header.
+fn column(csv: &str, name: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let k = head.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name} in {head:?}"));
+    lines.map(|l| l.split(',').nth(k).unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn a_scale_study_normalises_per_agent_and_links_fields_to_the_count() {
+    let d = scratch("scale");
+    let exp = tiny_scale(&d);
+    let out = d.join("out");
+    // --max-agents leaves the 20-vehicle configurations out.
+    ok(&["scale", exp.to_str().unwrap(), "--out", out.to_str().unwrap(), "--max-agents", "15", "-q"]);
+    let first = read(&out.join("scale.csv"));
+    assert_eq!(first.lines().count(), 1 + 4, "{first}");
+    // The same command with a higher cap resumes: the four runs done are not run again.
+    ok(&["scale", exp.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
+    let journal = read(&out.join("runs.jsonl"));
+    assert_eq!(journal.lines().count(), 8, "each run once");
+    let scale = read(&out.join("scale.csv"));
+    let sweep = read(&out.join("sweep.csv"));
+    let agents = column(&scale, "agents");
+    let msgs = column(&scale, "msgs_per_agent_tick");
+    let coord = column(&scale, "coordination");
+    let config = column(&scale, "config");
+    assert_eq!(agents.len(), 8);
+    // Per agent and per tick, from sweep.csv's per-tick mean (one seed: one row per
+    // configuration) and the configuration's agent count.
+    let per_tick = column(&sweep, "mean_msgs_sent");
+    let vehicles = column(&sweep, "world.vehicles");
+    let sweep_config = column(&sweep, "config");
+    for k in 0..8 {
+        let j = sweep_config.iter().position(|c| *c == config[k]).expect("the configuration's run");
+        let n: f64 = agents[k].parse().unwrap();
+        assert!(n >= vehicles[j].parse::<f64>().unwrap(), "agents count every vehicle");
+        let want = per_tick[j].parse::<f64>().unwrap() / n;
+        let got: f64 = msgs[k].parse().unwrap();
+        assert!((got - want).abs() <= 1e-9 * want.max(1.0), "row {k}: {got} vs {want}");
+        if coord[k].trim_matches('\'') == "None" {
+            assert_eq!(got, 0.0, "row {k}: human drivers send nothing");
+        } else {
+            assert!(got > 0.5, "row {k}: V2V beacons every tick or so: {got}");
+        }
+    }
+    assert!(column(&scale, "quality_metric").iter().all(|q| q == "mean_speed_mps"));
+    // The linked field followed its level: 20 vehicles ran on the 209 m ring.
+    let plan = String::from_utf8_lossy(&ok(&["scale", exp.to_str().unwrap(), "--list-runs"]).stdout).to_string();
+    let run20 = plan.lines().skip(1).find(|l| l.split(',').nth(3) == Some("20")).expect("a 20-vehicle run");
+    let idx: u64 = run20.split(',').next().unwrap().parse().unwrap();
+    let scn = read(&out.join("runs").join(format!("{idx:04}")).join("scenario.ron"));
+    assert!(scn.contains("length_m: 209.0"), "{scn}");
+    let md = read(&out.join("scale.md"));
+    let most = agents.iter().map(|a| a.parse::<u64>().unwrap()).max().unwrap();
+    assert!(md.contains("## coordination Decentralized") && md.contains(&format!("| {most} |")), "{md}");
+    // Not a world, not a file.
+    let o = masim(&["scale", "nowhere", "--out", d.join("x").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("neither a world (traffic, power, warehouse)"));
+}
+
+#[test]
+fn the_built_in_scale_studies_plan_every_count_up_to_a_hundred_thousand() {
+    for w in ["traffic", "power", "warehouse"] {
+        let d = scratch(&format!("scale-{w}"));
+        let o = ok(&["scale", w, "--out", d.to_str().unwrap(), "--list-runs"]);
+        let lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+        // 5 counts × 3 topologies × 4 strategies.
+        assert_eq!(lines.len(), 1 + 60, "{w}");
+        assert!(lines.iter().any(|l| l.contains(",100000,")), "{w}");
+        assert!(d.join("input/experiments").join(format!("scale_{w}.ron")).is_file(), "{w}: its input is kept");
+    }
 }

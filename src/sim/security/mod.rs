@@ -317,6 +317,30 @@ impl Security {
         self.links.entry((to.0, from.0)).or_insert_with(|| Link { window: ReplayWindow::new(w), last: None })
     }
 
+    /// A world's plausibility checker over one agent's inbox: each message whose kind is
+    /// in `kinds` goes to `check` with the sender's last copy accepted at `me`, which returns
+    /// the verdict and whether it is about the pair (the message against that copy); flagged
+    /// messages are dropped, the rest (and every other kind) kept in order.
+    pub fn screen(
+        &mut self,
+        now: u64,
+        me: AgentId,
+        inbox: &mut Vec<Message>,
+        kinds: &[&str],
+        mut check: impl FnMut(&Message, Option<&Message>) -> (Result<(), &'static str>, bool),
+    ) {
+        for m in std::mem::take(inbox) {
+            if kinds.contains(&m.kind) {
+                let prev = self.last(me, m.from).copied();
+                let (verdict, pair) = check(&m, prev.as_ref());
+                if !self.judge_against(now, me, &m, prev.as_ref().filter(|_| pair), verdict) {
+                    continue;
+                }
+            }
+            inbox.push(m);
+        }
+    }
+
     /// A world's plausibility verdict on a copy `to` received: `Ok` keeps it (and makes it
     /// the sender's latest at `to`), `Err(reason)` flags it. Feeds the sender's reputation,
     /// counts the detection as true or false from the ground truth, and logs it. Returns

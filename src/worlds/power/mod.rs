@@ -116,6 +116,10 @@ impl WorldSpec for PowerConfig {
         "power"
     }
 
+    fn quality_metric(&self) -> (&'static str, bool) {
+        ("load_shed_mw", false)
+    }
+
     fn message_kinds(&self) -> Vec<&'static str> {
         MESSAGES.iter().map(|m| m.name).collect()
     }

@@ -115,6 +115,11 @@ impl WorldSpec for TrafficConfig {
         if self.is_ring() { "traffic/ring" } else { "traffic/city" }
     }
 
+    fn quality_metric(&self) -> (&'static str, bool) {
+        // The ring's flow is as good as its speed; a city's trips as good as their delay.
+        if self.is_ring() { ("mean_speed_mps", true) } else { ("mean_delay_recent_s", false) }
+    }
+
     fn message_kinds(&self) -> Vec<&'static str> {
         if self.is_ring() {
             RING_MESSAGES.iter().map(|m| m.name).collect()

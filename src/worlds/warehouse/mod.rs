@@ -207,6 +207,10 @@ impl WorldSpec for WarehouseConfig {
         "warehouse"
     }
 
+    fn quality_metric(&self) -> (&'static str, bool) {
+        ("throughput_per_h", true)
+    }
+
     fn message_kinds(&self) -> Vec<&'static str> {
         MESSAGES.iter().map(|m| m.name).collect()
     }

@@ -108,22 +108,13 @@ pub(super) fn check_reports(
         .collect();
     work.sort_by_key(|w| w.0);
     for (me, inbox, mine) in work.iter_mut() {
-        let msgs = std::mem::take(&mut inbox.0);
-        for m in msgs {
+        sec.screen(now, *me, &mut inbox.0, &[msg::BID, msg::INTENT], |m, prev| {
             if m.kind == msg::BID {
-                if !sec.judge(now, *me, &m, check_bid(&floor, &ledger, &m)) {
-                    continue;
-                }
-            } else if m.kind == msg::INTENT {
-                let prev = sec.last(*me, m.from).copied();
-                let verdict = check_intent(&floor, &m, prev.as_ref(), *mine, seed);
-                let pair = matches!(verdict, Err("moved_off_claim" | "took_a_cell_not_granted"));
-                if !sec.judge_against(now, *me, &m, prev.as_ref().filter(|_| pair), verdict) {
-                    continue;
-                }
+                return (check_bid(&floor, &ledger, m), false);
             }
-            inbox.0.push(m);
-        }
+            let verdict = check_intent(&floor, m, prev, *mine, seed);
+            (verdict, matches!(verdict, Err("moved_off_claim" | "took_a_cell_not_granted")))
+        });
     }
     let mut work: Vec<(AgentId, Mut<Inbox>, &FleetState)> = managers
         .iter_mut()
@@ -132,17 +123,9 @@ pub(super) fn check_reports(
         .collect();
     work.sort_by_key(|w| w.0);
     for (me, inbox, fs) in work.iter_mut() {
-        let msgs = std::mem::take(&mut inbox.0);
-        for m in msgs {
-            if m.kind == msg::STATUS {
-                let verdict =
-                    if passable(&floor, m.payload[0]) { status_plausible(fs, &m) } else { Err("cell_impassable") };
-                if !sec.judge(now, *me, &m, verdict) {
-                    continue;
-                }
-            }
-            inbox.0.push(m);
-        }
+        sec.screen(now, *me, &mut inbox.0, &[msg::STATUS], |m, _| {
+            (if passable(&floor, m.payload[0]) { status_plausible(fs, m) } else { Err("cell_impassable") }, false)
+        });
     }
 }
 

@@ -54,7 +54,7 @@ pub(super) fn rows(ui: &mut egui::Ui, world: &World, entity: Entity) {
     if let Some(c) = e.get::<ControllerState>() {
         row(ui, "role", c.sector.map_or("central".to_string(), |s| format!("sector {s}")));
         row(ui, "target speed (m/s)", format!("{:.2}", c.u));
-        row(ui, "vehicles reporting", c.reports.iter().filter(|r| r.is_some()).count().to_string());
+        row(ui, "vehicles reporting", c.reports.len().to_string());
     }
     if let Some(p) = e.get::<Perception>() {
         row(ui, "perceived at tick", p.tick.to_string());

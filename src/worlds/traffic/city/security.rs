@@ -53,23 +53,14 @@ pub(super) fn check_reports(
         q.iter_mut().filter(|(_, i)| i.0.iter().any(|m| m.kind == MSG_QUEUE)).map(|(a, i)| (a.id, i)).collect();
     work.sort_by_key(|w| w.0);
     for (me, inbox) in work.iter_mut() {
-        let msgs = std::mem::take(&mut inbox.0);
-        for m in msgs {
-            if m.kind == MSG_QUEUE {
-                let link = m.payload[0];
-                let Some(l) = (link >= 0.0).then(|| net.links.get(link as usize)).flatten() else {
-                    sec.judge(now, *me, &m, Err("unknown_link"));
-                    continue;
-                };
-                let storage: u32 = (l.first_lane..l.first_lane + l.lanes).map(|k| net.lanes[k as usize].capacity).sum();
-                let prev = sec.last(*me, m.from).copied();
-                let verdict = check(&m, prev.as_ref(), f64::from(storage), f64::from(l.lanes), clock.dt);
-                let pair = matches!(verdict, Err("queue_jump"));
-                if !sec.judge_against(now, *me, &m, prev.as_ref().filter(|_| pair), verdict) {
-                    continue;
-                }
-            }
-            inbox.0.push(m);
-        }
+        sec.screen(now, *me, &mut inbox.0, &[MSG_QUEUE], |m, prev| {
+            let link = m.payload[0];
+            let Some(l) = (link >= 0.0).then(|| net.links.get(link as usize)).flatten() else {
+                return (Err("unknown_link"), false);
+            };
+            let storage: u32 = (l.first_lane..l.first_lane + l.lanes).map(|k| net.lanes[k as usize].capacity).sum();
+            let verdict = check(m, prev, f64::from(storage), f64::from(l.lanes), clock.dt);
+            (verdict, matches!(verdict, Err("queue_jump")))
+        });
     }
 }

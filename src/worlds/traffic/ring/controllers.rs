@@ -41,11 +41,7 @@ pub(super) fn decide_controllers(
         for m in &inbox.0 {
             match m.kind {
                 MSG_REPORT => {
-                    let i = m.from.0 as usize;
-                    if st.reports.len() <= i {
-                        st.reports.resize(i + 1, None);
-                    }
-                    st.reports[i] = Some((m.sent, m.payload));
+                    st.reports.insert(m.from.0, (m.sent, m.payload));
                 }
                 MSG_SECTOR => {
                     let k = m.payload[0] as usize;
@@ -77,11 +73,9 @@ pub(super) fn decide_controllers(
             let age = now.saturating_sub(r.0) as f64 * dt;
             (f64::from(r.1[0]) + f64::from(r.1[1]) * age).rem_euclid(ring.length) as f32
         };
-        let known = st
-            .reports
-            .iter()
-            .filter(|r| r.is_some_and(|r| now.saturating_sub(r.0) <= window && inside(now_at(&r))))
-            .count();
+        // Reports past the memory can never count again (window ≤ memory).
+        st.reports.retain(|_, r| now.saturating_sub(r.0) <= memory);
+        let known = st.reports.values().filter(|r| now.saturating_sub(r.0) <= window && inside(now_at(r))).count();
         let target_from_count = |count: f64, road: f64| -> f64 {
             if count <= 0.0 {
                 return 0.0;
@@ -133,8 +127,19 @@ pub(super) fn decide_controllers(
         // Speed advice: one broadcast of the target speed to the vehicles this controller
         // reaches; each vehicle damps waves with its own sensors around that target.
         let u = st.u;
+        // The central controller reaches every vehicle; a sector controller is a roadside
+        // unit whose advice covers its own stretch of road (to the sector's ends, as the
+        // crow flies from where it stands), not the whole ring.
+        let dest = match st.sector {
+            Some(_) => {
+                let half = std::f64::consts::PI / sectors;
+                let (r0, r1) = (ring.radius, ring.radius + super::spawn::ROADSIDE_OFFSET_M);
+                Dest::Near(((r0 * r0 + r1 * r1 - 2.0 * r0 * r1 * half.cos()).sqrt() + 1.0) as f32)
+            }
+            None => Dest::Kind(VEHICLE),
+        };
         if known > 0 {
-            out.send(agent.id, Dest::Kind(VEHICLE), MSG_ADVICE, 48, now, [u as f32, known as f32, now as f32, 0.0]);
+            out.send(agent.id, dest, MSG_ADVICE, 48, now, [u as f32, known as f32, now as f32, 0.0]);
         }
         *dec = Decision {
             tick: now,

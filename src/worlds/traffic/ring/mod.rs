@@ -130,8 +130,10 @@ pub struct Link {
 pub struct ControllerState {
     /// `None` for the central controller, `Some(k)` for sector k.
     pub sector: Option<u32>,
-    /// Latest report per vehicle id: (tick sent, pos, speed, gap, leader speed).
-    pub reports: Vec<Option<(u64, [f32; 4])>>,
+    /// Latest report per vehicle id: (tick sent, pos, speed, gap, leader speed); reports
+    /// older than the controller's memory are dropped, so a sector holds only its own
+    /// vehicles' (a vector indexed by every id made each of 10⁴ sectors scan 10⁵ slots).
+    pub reports: std::collections::BTreeMap<u32, (u64, [f32; 4])>,
     /// Latest summaries from sectors (central) : (tick, count, sector length).
     pub summaries: Vec<Option<(u64, f32, f32)>>,
     /// Target speed from the central controller (sectors): (tick, speed).

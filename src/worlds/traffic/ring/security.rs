@@ -205,20 +205,11 @@ pub(super) fn check_beacons(
         .collect();
     work.sort_by_key(|w| w.0);
     for (me, v, p, inbox) in work.iter_mut() {
-        let msgs = std::mem::take(&mut inbox.0);
-        for m in msgs {
-            if m.kind == MSG_V2V {
-                let prev = sec.last(*me, m.from).copied();
-                let verdict = check(&m, prev.as_ref(), v, p, &ctx);
-                // Checks against the sender's previous beacon judge the pair.
-                let pair =
-                    matches!(verdict, Err("position_inconsistent" | "speed_jump" | "stale_beacon" | "beacon_rate"));
-                if !sec.judge_against(now, *me, &m, prev.as_ref().filter(|_| pair), verdict) {
-                    continue;
-                }
-            }
-            inbox.0.push(m);
-        }
+        sec.screen(now, *me, &mut inbox.0, &[MSG_V2V], |m, prev| {
+            let verdict = check(m, prev, v, p, &ctx);
+            // Checks against the sender's previous beacon judge the pair.
+            (verdict, matches!(verdict, Err("position_inconsistent" | "speed_jump" | "stale_beacon" | "beacon_rate")))
+        });
     }
 }
 

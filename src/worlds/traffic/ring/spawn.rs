@@ -64,7 +64,7 @@ pub(super) fn spawn(world: &mut World) {
     for s in 0..k {
         let id = world.resource_mut::<AgentIds>().alloc();
         let th = (f64::from(s) + 0.5) / f64::from(k) * TAU;
-        let r = ring.radius + 8.0;
+        let r = ring.radius + ROADSIDE_OFFSET_M;
         world.spawn(controller_bundle(id, central, Some(s), (r * th.cos()) as f32, (r * th.sin()) as f32, k));
         sectors.push(id);
     }
@@ -114,6 +114,9 @@ pub(super) fn vehicle_bundle(
     )
 }
 
+/// How far outside the road the sector controllers stand, m.
+pub(super) const ROADSIDE_OFFSET_M: f64 = 8.0;
+
 pub(super) fn controller_bundle(
     id: AgentId,
     central: AgentId,
@@ -128,7 +131,14 @@ pub(super) fn controller_bundle(
         Decision::default(),
         Inbox::default(),
         Outbox::default(),
-        ControllerState { sector, reports: Vec::new(), summaries: vec![None; sectors as usize], target: None, u: 0.0 },
+        ControllerState {
+            sector,
+            reports: Default::default(),
+            // Only the central controller (and its standbys) hears sector summaries.
+            summaries: if sector.is_none() { vec![None; sectors as usize] } else { Vec::new() },
+            target: None,
+            u: 0.0,
+        },
         LeaderView::new(0, central),
     )
 }

@@ -1,0 +1,279 @@
+//! The seed's scale table: what communication, latency, drops, the world's quality and the
+//! simulator's own time per tick do as the number of agents grows, under each channel
+//! topology and each coordination strategy.
+//!
+//! A scale study is an ordinary experiment (its plan, journal and tables are a sweep's, so
+//! it resumes, shards and merges like one); this module adds the table that normalises each
+//! configuration per agent and per tick. Each world ships one such experiment
+//! (`scenarios/experiments/scale_<world>.ron`), built into the binary with its scenario so
+//! that `masim scale WORLD` runs from any folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::Plan;
+use super::sweep::Row;
+use crate::runner::output;
+use crate::worlds::WorldSpec;
+
+/// A world's built-in scale experiment: its file and the files it reads, by their paths
+/// under `scenarios/`.
+pub struct Builtin {
+    pub world: &'static str,
+    /// (path under scenarios/, text): the experiment first.
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// One line per world.
+pub const BUILTIN: &[Builtin] = &[
+    Builtin {
+        world: "traffic",
+        files: &[
+            ("experiments/scale_traffic.ron", include_str!("../../scenarios/experiments/scale_traffic.ron")),
+            ("traffic_ring.ron", include_str!("../../scenarios/traffic_ring.ron")),
+        ],
+    },
+    Builtin {
+        world: "power",
+        files: &[
+            ("experiments/scale_power.ron", include_str!("../../scenarios/experiments/scale_power.ron")),
+            ("power_microgrid_ev.ron", include_str!("../../scenarios/power_microgrid_ev.ron")),
+        ],
+    },
+    Builtin {
+        world: "warehouse",
+        files: &[
+            ("experiments/scale_warehouse.ron", include_str!("../../scenarios/experiments/scale_warehouse.ron")),
+            ("warehouse_kiva.ron", include_str!("../../scenarios/warehouse_kiva.ron")),
+        ],
+    },
+];
+
+/// The built-in experiment of `world`.
+pub fn builtin(world: &str) -> Option<&'static Builtin> {
+    BUILTIN.iter().find(|b| b.world == world)
+}
+
+/// Writes a built-in experiment and its scenario under `dir/input/` (the study's folder
+/// keeps what made it) and returns the experiment's path. Files already there with the
+/// same text are left alone; different text is refused (an older build's study).
+pub fn materialise(b: &Builtin, dir: &Path) -> Result<PathBuf, String> {
+    let root = dir.join("input");
+    for (rel, text) in b.files {
+        let p = root.join(rel);
+        if let Ok(old) = std::fs::read_to_string(&p) {
+            if old == *text {
+                continue;
+            }
+            return Err(format!(
+                "{}: differs from this build's {rel}; another build made this study (use another --out, or --force)",
+                p.display()
+            ));
+        }
+        let parent = p.parent().unwrap_or(&root);
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: cannot create: {e}", parent.display()))?;
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        output::write_atomic(parent, &name, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(root.join(b.files[0].0))
+}
+
+/// One configuration of the table, its seeds averaged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleRow {
+    /// The configuration's stable number (sweep.csv's `config`).
+    pub config: u64,
+    /// Agents at start (controllers, standbys and all), as summary.json counts them.
+    pub agents: u64,
+    /// The factors' values, as sweep.csv's parameter columns.
+    pub values: Vec<String>,
+    pub topology: String,
+    pub coordination: String,
+    pub seeds: usize,
+    pub ticks: u64,
+    /// Messages sent per agent per tick.
+    pub msgs: f64,
+    /// Bytes sent (relays included) per agent per tick.
+    pub bytes: f64,
+    /// Copies delivered per agent per tick.
+    pub delivered: f64,
+    /// Mean delivery latency, ticks.
+    pub latency: f64,
+    /// Share of copies lost, refused for bandwidth or out of reach.
+    pub drop_share: f64,
+    /// The world's quality metric, its mean over the window, and whether more is better.
+    pub quality_metric: String,
+    pub quality: f64,
+    pub higher_is_better: bool,
+    /// Wall time per tick, ms (the one column that depends on the machine).
+    pub wall_ms_per_tick: f64,
+}
+
+/// A summary cell of a row as a number (NaN when absent).
+fn cell(r: &Row, name: &str) -> f64 {
+    r.cells.iter().find(|(c, _)| c == name).and_then(|(_, v)| v.parse().ok()).unwrap_or(f64::NAN)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+}
+
+/// The table of `plan` from the journal's `rows` (configurations without a finished run are
+/// left out), in plan order.
+pub fn table(plan: &Plan, rows: &[Row]) -> Vec<ScaleRow> {
+    let mut by_config: BTreeMap<usize, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        if let Some(run) = plan.run(r.run) {
+            by_config.entry(run.config).or_default().push(r);
+        }
+    }
+    let mut out = Vec::new();
+    for (ci, rs) in by_config {
+        let c = &plan.configs[ci];
+        let s = &c.scenario;
+        let n = s.agent_count().max(1) as f64;
+        let per = |name: &str| mean(&rs.iter().map(|r| cell(r, name) / n).collect::<Vec<_>>());
+        let (q, higher) = s.world.quality_metric();
+        let drop_share = mean(
+            &rs.iter()
+                .map(|r| {
+                    let dropped = cell(r, "total_msgs_dropped_loss")
+                        + cell(r, "total_msgs_dropped_bandwidth")
+                        + cell(r, "total_msgs_dropped_range");
+                    let all = dropped + cell(r, "total_msgs_delivered");
+                    if all > 0.0 { dropped / all } else { 0.0 }
+                })
+                .collect::<Vec<_>>(),
+        );
+        let wall = mean(&rs.iter().map(|r| 1000.0 * r.wall_s / r.ticks.max(1) as f64).collect::<Vec<_>>());
+        out.push(ScaleRow {
+            config: c.rank,
+            agents: s.agent_count(),
+            values: c.values.clone(),
+            topology: format!("{:?}", s.channel.topology),
+            coordination: format!("{:?}", s.coordination),
+            seeds: rs.len(),
+            ticks: rs[0].ticks,
+            msgs: per("mean_msgs_sent"),
+            bytes: per("mean_bytes_sent"),
+            delivered: per("mean_msgs_delivered"),
+            latency: mean(&rs.iter().map(|r| cell(r, "mean_mean_latency_ticks")).collect::<Vec<_>>()),
+            drop_share,
+            quality_metric: q.to_string(),
+            quality: mean(&rs.iter().map(|r| cell(r, &format!("mean_{q}"))).collect::<Vec<_>>()),
+            higher_is_better: higher,
+            wall_ms_per_tick: wall,
+        });
+    }
+    out
+}
+
+/// scale.csv: one row per configuration.
+pub fn csv(rows: &[ScaleRow]) -> String {
+    let mut s = String::from(
+        "config,agents,topology,coordination,seeds,ticks,msgs_per_agent_tick,bytes_per_agent_tick,\
+         deliveries_per_agent_tick,mean_latency_ticks,drop_share,quality_metric,quality,\
+         wall_ms_per_tick,wall_us_per_agent_tick\n",
+    );
+    for r in rows {
+        let cells = [
+            r.config.to_string(),
+            r.agents.to_string(),
+            r.topology.clone(),
+            r.coordination.clone(),
+            r.seeds.to_string(),
+            r.ticks.to_string(),
+            output::num(r.msgs),
+            output::num(r.bytes),
+            output::num(r.delivered),
+            output::num(r.latency),
+            output::num(r.drop_share),
+            r.quality_metric.clone(),
+            output::num(r.quality),
+            format!("{:.4}", r.wall_ms_per_tick),
+            format!("{:.4}", 1000.0 * r.wall_ms_per_tick / r.agents.max(1) as f64),
+        ];
+        s.push_str(&cells.iter().map(|c| output::csv_cell(c)).collect::<Vec<_>>().join(","));
+        s.push('\n');
+    }
+    s
+}
+
+/// A number for a table read by people: three significant digits, no exponent below 10⁶.
+fn short(x: f64) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a >= 1e6 {
+        format!("{x:.2e}")
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 0.01 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
+/// scale.md: the table as Markdown, one block per coordination strategy, for docs and talks.
+pub fn markdown(title: &str, rows: &[ScaleRow]) -> String {
+    let mut s = format!("# Scale table: {title}\n\n");
+    let Some(first) = rows.first() else {
+        return s + "No finished runs yet.\n";
+    };
+    let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
+    s.push_str(&format!(
+        "Per agent and per tick, means over the summary window; quality is `{}` ({better}); wall time is this machine's.\n\n",
+        first.quality_metric
+    ));
+    let mut coords: Vec<&str> = Vec::new();
+    for r in rows {
+        if !coords.contains(&r.coordination.as_str()) {
+            coords.push(&r.coordination);
+        }
+    }
+    for c in coords {
+        s.push_str(&format!("## coordination {c}\n\n"));
+        s.push_str(
+            "| agents | topology | msgs/agent/tick | bytes/agent/tick | latency (ticks) | dropped | quality | ms/tick | µs/agent/tick |\n",
+        );
+        s.push_str("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        let mut rs: Vec<&ScaleRow> = rows.iter().filter(|r| r.coordination == c).collect();
+        rs.sort_by(|a, b| a.agents.cmp(&b.agents).then(a.topology.cmp(&b.topology)));
+        for r in rs {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {:.1} % | {} | {} | {} |\n",
+                r.agents,
+                r.topology,
+                short(r.msgs),
+                short(r.bytes),
+                short(r.latency),
+                100.0 * r.drop_share,
+                short(r.quality),
+                short(r.wall_ms_per_tick),
+                short(1000.0 * r.wall_ms_per_tick / r.agents.max(1) as f64),
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The runs of `plan` whose configuration has at most `max_agents` agents.
+pub fn runs_up_to(plan: &Plan, max_agents: u64) -> std::collections::BTreeSet<u64> {
+    plan.runs.iter().filter(|r| plan.configs[r.config].scenario.agent_count() <= max_agents).map(|r| r.index).collect()
+}
+
+/// Writes scale.csv and scale.md into `dir` (atomically) from its journal.
+pub fn write(dir: &Path, plan: &Plan, rows: &[Row]) -> std::io::Result<Vec<ScaleRow>> {
+    let t = table(plan, rows);
+    output::write_atomic(dir, "scale.csv", csv(&t).as_bytes())?;
+    output::write_atomic(dir, "scale.md", markdown(&plan.name, &t).as_bytes())?;
+    Ok(t)
+}
