@@ -95,7 +95,9 @@ pub fn show(
     }
     let scale = 1.0;
     let mut cache = world.remove_resource::<GlyphTextures>().unwrap_or_default();
-    let max_h = ((free_max.y - free_min.y) * 0.42).max(120.0);
+    // At most a third of the view's height and 280 points wide (it scrolls), so the
+    // world stays in sight beside and above it.
+    let max_h = ((free_max.y - free_min.y) * 0.34).max(120.0);
     let shown = egui::Area::new(egui::Id::new("legend"))
         .fixed_pos(egui::pos2(free_min.x + 8.0, free_max.y - 8.0))
         .pivot(egui::Align2::LEFT_BOTTOM)
@@ -104,7 +106,8 @@ pub fn show(
             egui::Frame::popup(ui.style()).fill(egui::Color32::from_rgba_unmultiplied(20, 22, 26, 235)).show(
                 ui,
                 |ui| {
-                    egui::ScrollArea::vertical().max_height(max_h).show(ui, |ui| {
+                    ui.set_max_width(280.0 * scale);
+                    egui::ScrollArea::vertical().max_height(max_h).max_width(280.0 * scale).show(ui, |ui| {
                         ui.set_max_width(270.0 * scale);
                         ui.label(egui::RichText::new("Legend").strong().size(15.0 * scale));
                         for item in &items {

@@ -117,7 +117,7 @@ impl WorldSpec for PowerConfig {
     }
 
     fn quality_metric(&self) -> (&'static str, bool) {
-        ("load_shed_mw", false)
+        ("max_line_loading", false)
     }
 
     fn message_kinds(&self) -> Vec<&'static str> {
