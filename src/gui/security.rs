@@ -81,10 +81,17 @@ pub fn section(
     defences(ui, world, message);
     ui.separator();
     let kinds: Vec<AgentKind> = world.get_resource::<Registry>().map(|r| r.kinds().to_vec()).unwrap_or_default();
-    let msgs: Vec<&'static str> = world
+    let mut msgs: Vec<&'static str> = world
         .get_resource::<Registry>()
         .map(|r| r.messages().iter().map(|m| m.name).filter(|n| *n != "flood").collect())
         .unwrap_or_default();
+    // The world's own messages first (V2V beacons on the ring), the core's (election
+    // ballots) after them, so the default target is what the world is about.
+    let own = {
+        use crate::worlds::WorldSpec;
+        world.resource::<crate::runner::LiveScenario>().current.world.message_kinds()
+    };
+    msgs.sort_by_key(|m| !own.contains(m));
     if d.kind.is_none() {
         d.kind = kinds.first().copied();
     }
