@@ -355,6 +355,22 @@ fn apply_overrides(
         };
         all.push((k.trim().to_string(), v.trim().to_string()));
     }
+    // One value per field: `--ticks 30 --set ticks=100000` (or a path set twice) would
+    // silently run one of them.
+    let flags = usize::from(ticks.is_some()) + usize::from(seed.is_some());
+    let spell = |k: usize| {
+        let (p, v) = &all[k];
+        if k < flags { flag(p, v) } else { format!("--set {p}={v}") }
+    };
+    for (k, (p, _)) in all.iter().enumerate() {
+        if let Some(j) = all[..k].iter().position(|(q, _)| q == p) {
+            return Err(Failure::BadInput(format!(
+                "{} and {}: `{p}` is given twice; one value would silently win",
+                spell(j),
+                spell(k)
+            )));
+        }
+    }
     // The run's length as overridden: what is scheduled after it is left out, with a word.
     if let Some((_, v)) = all.iter().rev().find(|(k, _)| k == "ticks")
         && let Ok(t) = v.parse::<u64>()

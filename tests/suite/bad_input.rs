@@ -205,7 +205,14 @@ fn run_with(extra: &[&str]) -> Output {
 
 #[test]
 fn bad_set_overrides_are_refused_naming_the_set() {
-    let cases: [(&[&str], &str, &[&str]); 11] = [
+    let cases: [(&[&str], &str, &[&str]); 13] = [
+        // One value per field: the run length twice, or a path set twice.
+        (&["--ticks", "30", "--set", "ticks=100000"], "--ticks 30 and --set ticks=100000", &["`ticks` is given twice"]),
+        (
+            &["--set", "channel.loss=0.1", "--set", "channel.loss=0.2"],
+            "--set channel.loss=0.1 and --set channel.loss=0.2",
+            &["one value would silently win"],
+        ),
         (
             &["--set", "channel.lossy=0.2"],
             "--set channel.lossy=0.2: field `channel.lossy`",
