@@ -184,10 +184,12 @@ fn defences(ui: &mut egui::Ui, world: &mut World, message: &mut Option<(String, 
             }
         }
     });
-    if let Some((path, value)) = edit
-        && let Err(e) = commands::request_edit(world, path, &value)
-    {
-        *message = Some((e, true));
+    if let Some((path, value)) = edit {
+        // Confirmed in the status line like every other edit (an older line would stay).
+        *message = Some(match commands::request_edit(world, path, &value) {
+            Ok(()) => (format!("{path} = {value} (from the next tick)"), false),
+            Err(e) => (e, true),
+        });
     }
 }
 
