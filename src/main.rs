@@ -11,7 +11,7 @@ use masim::scenario::{self, Scenario};
 
 mod sweep_cli;
 
-/// masim — multi-agent systems at scale: road traffic (more worlds to come).
+/// masim — multi-agent systems at scale: road traffic, a power grid and a robot warehouse.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Cli {
