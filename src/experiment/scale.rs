@@ -270,10 +270,75 @@ pub fn runs_up_to(plan: &Plan, max_agents: u64) -> std::collections::BTreeSet<u6
     plan.runs.iter().filter(|r| plan.configs[r.config].scenario.agent_count() <= max_agents).map(|r| r.index).collect()
 }
 
-/// Writes scale.csv and scale.md into `dir` (atomically) from its journal.
+/// Writes scale.csv and scale.md into `dir` (atomically) from its journal, and the table's
+/// figures (PNG and SVG) into `dir/plots/`.
 pub fn write(dir: &Path, plan: &Plan, rows: &[Row]) -> std::io::Result<Vec<ScaleRow>> {
     let t = table(plan, rows);
     output::write_atomic(dir, "scale.csv", csv(&t).as_bytes())?;
     output::write_atomic(dir, "scale.md", markdown(&plan.name, &t).as_bytes())?;
+    crate::plot::save(&figures(&plan.name, &t), &dir.join("plots"))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(t)
+}
+
+/// The table as figures: for each topology, one figure per measure (messages, bytes, quality,
+/// wall time per agent) against the agent count, one line per coordination strategy. The x
+/// axis is categorical (one position per agent count measured, 10 to 10⁵ apart), so sizes a
+/// decade apart sit evenly.
+pub fn figures(name: &str, rows: &[ScaleRow]) -> Vec<crate::plot::Figure> {
+    use crate::plot::{Figure, Line};
+    let mut sizes: Vec<u64> = rows.iter().map(|r| r.agents).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut tops: Vec<&str> = Vec::new();
+    let mut coords: Vec<&str> = Vec::new();
+    for r in rows {
+        if !tops.contains(&r.topology.as_str()) {
+            tops.push(&r.topology);
+        }
+        if !coords.contains(&r.coordination.as_str()) {
+            coords.push(&r.coordination);
+        }
+    }
+    let quality = rows.first().map_or(String::new(), |r| r.quality_metric.clone());
+    type Measure = (&'static str, String, fn(&ScaleRow) -> f64);
+    let measures: [Measure; 4] = [
+        ("msgs", "messages sent per agent per tick".into(), |r| r.msgs),
+        ("bytes", "bytes per agent per tick".into(), |r| r.bytes),
+        ("quality", quality.clone(), |r| r.quality),
+        ("wall", "wall time per agent per tick (µs)".into(), |r| 1000.0 * r.wall_ms_per_tick / r.agents.max(1) as f64),
+    ];
+    let mut figs = Vec::new();
+    for t in &tops {
+        for (stem, label, f) in &measures {
+            let lines = coords
+                .iter()
+                .map(|c| Line {
+                    name: c.trim_matches('\'').to_string(),
+                    points: sizes
+                        .iter()
+                        .enumerate()
+                        .map(|(k, n)| {
+                            let y = rows
+                                .iter()
+                                .find(|r| r.agents == *n && r.topology == *t && r.coordination == *c)
+                                .map_or(f64::NAN, f);
+                            (k as f64, y)
+                        })
+                        .collect(),
+                    bars: Vec::new(),
+                })
+                .collect();
+            figs.push(Figure {
+                stem: format!("scale_{stem}_{t}"),
+                title: format!("{name}: {label}, topology {t}"),
+                x_label: "agents".into(),
+                y_label: label.clone(),
+                lines,
+                categories: sizes.iter().map(u64::to_string).collect(),
+                zero_line: false,
+            });
+        }
+    }
+    figs
 }

@@ -741,6 +741,15 @@ fn a_scale_study_normalises_per_agent_and_links_fields_to_the_count() {
     let md = read(&out.join("scale.md"));
     let most = agents.iter().map(|a| a.parse::<u64>().unwrap()).max().unwrap();
     assert!(md.contains("## coordination Decentralized") && md.contains(&format!("| {most} |")), "{md}");
+    // The table as figures: one per measure and topology, PNG and SVG.
+    for t in ["AllToAll", "RangeLimited"] {
+        for m in ["msgs", "bytes", "quality", "wall"] {
+            let png = std::fs::read(out.join("plots").join(format!("scale_{m}_{t}.png"))).expect("a scale figure");
+            assert!(png.len() > 5_000 && png.starts_with(b"\x89PNG"), "scale_{m}_{t}.png: {} bytes", png.len());
+            let svg = read(&out.join("plots").join(format!("scale_{m}_{t}.svg")));
+            assert!(svg.contains("Decentralized") && svg.contains("<svg"), "scale_{m}_{t}.svg");
+        }
+    }
     // Not a world, not a file.
     let o = masim(&["scale", "nowhere", "--out", d.join("x").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
