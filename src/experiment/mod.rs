@@ -410,8 +410,8 @@ impl Plan {
                         ),
                     ));
                 }
-                let clash = p == &f.path
-                    || p == "seed"
+                // Any factor's path (this one's too), another factor's `with`, or a fixed field.
+                let clash = p == "seed"
                     || exp.factors.iter().enumerate().any(|(k, g)| g.path == *p || (k != i && g.with.contains_key(p)))
                     || fixed.iter().any(|(k, _)| k == p);
                 if clash {

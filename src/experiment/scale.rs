@@ -85,8 +85,6 @@ pub struct ScaleRow {
     pub config: u64,
     /// Agents at start (controllers, standbys and all), as summary.json counts them.
     pub agents: u64,
-    /// The factors' values, as sweep.csv's parameter columns.
-    pub values: Vec<String>,
     pub topology: String,
     pub coordination: String,
     pub seeds: usize,
@@ -107,6 +105,24 @@ pub struct ScaleRow {
     pub higher_is_better: bool,
     /// Wall time per tick, ms (the one column that depends on the machine).
     pub wall_ms_per_tick: f64,
+}
+
+impl ScaleRow {
+    /// Wall time per agent per tick, µs.
+    pub fn wall_us_per_agent(&self) -> f64 {
+        1000.0 * self.wall_ms_per_tick / self.agents.max(1) as f64
+    }
+}
+
+/// The distinct values of `key` over `rows`, in the order they first appear.
+fn distinct<'a>(rows: &'a [ScaleRow], key: impl Fn(&'a ScaleRow) -> &'a str) -> Vec<&'a str> {
+    let mut v: Vec<&str> = Vec::new();
+    for r in rows {
+        if !v.contains(&key(r)) {
+            v.push(key(r));
+        }
+    }
+    v
 }
 
 /// A summary cell of a row as a number (NaN when absent).
@@ -133,24 +149,21 @@ pub fn table(plan: &Plan, rows: &[Row]) -> Vec<ScaleRow> {
         let c = &plan.configs[ci];
         let s = &c.scenario;
         let n = s.agent_count().max(1) as f64;
-        let per = |name: &str| mean(&rs.iter().map(|r| cell(r, name) / n).collect::<Vec<_>>());
+        // The mean over the configuration's seeds of `f`.
+        let avg = |f: &dyn Fn(&Row) -> f64| mean(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let per = |name: &str| avg(&|r| cell(r, name) / n);
         let (q, higher) = s.world.quality_metric();
-        let drop_share = mean(
-            &rs.iter()
-                .map(|r| {
-                    let dropped = cell(r, "total_msgs_dropped_loss")
-                        + cell(r, "total_msgs_dropped_bandwidth")
-                        + cell(r, "total_msgs_dropped_range");
-                    let all = dropped + cell(r, "total_msgs_delivered");
-                    if all > 0.0 { dropped / all } else { 0.0 }
-                })
-                .collect::<Vec<_>>(),
-        );
-        let wall = mean(&rs.iter().map(|r| 1000.0 * r.wall_s / r.ticks.max(1) as f64).collect::<Vec<_>>());
+        let drop_share = avg(&|r| {
+            let dropped = cell(r, "total_msgs_dropped_loss")
+                + cell(r, "total_msgs_dropped_bandwidth")
+                + cell(r, "total_msgs_dropped_range");
+            let all = dropped + cell(r, "total_msgs_delivered");
+            if all > 0.0 { dropped / all } else { 0.0 }
+        });
+        let quality = format!("mean_{q}");
         out.push(ScaleRow {
             config: c.rank,
             agents: s.agent_count(),
-            values: c.values.clone(),
             topology: format!("{:?}", s.channel.topology),
             coordination: format!("{:?}", s.coordination),
             seeds: rs.len(),
@@ -158,12 +171,12 @@ pub fn table(plan: &Plan, rows: &[Row]) -> Vec<ScaleRow> {
             msgs: per("mean_msgs_sent"),
             bytes: per("mean_bytes_sent"),
             delivered: per("mean_msgs_delivered"),
-            latency: mean(&rs.iter().map(|r| cell(r, "mean_mean_latency_ticks")).collect::<Vec<_>>()),
+            latency: avg(&|r| cell(r, "mean_mean_latency_ticks")),
             drop_share,
             quality_metric: q.to_string(),
-            quality: mean(&rs.iter().map(|r| cell(r, &format!("mean_{q}"))).collect::<Vec<_>>()),
+            quality: avg(&|r| cell(r, &quality)),
             higher_is_better: higher,
-            wall_ms_per_tick: wall,
+            wall_ms_per_tick: avg(&|r| 1000.0 * r.wall_s / r.ticks.max(1) as f64),
         });
     }
     out
@@ -192,7 +205,7 @@ pub fn csv(rows: &[ScaleRow]) -> String {
             r.quality_metric.clone(),
             output::num(r.quality),
             format!("{:.4}", r.wall_ms_per_tick),
-            format!("{:.4}", 1000.0 * r.wall_ms_per_tick / r.agents.max(1) as f64),
+            format!("{:.4}", r.wall_us_per_agent()),
         ];
         s.push_str(&cells.iter().map(|c| output::csv_cell(c)).collect::<Vec<_>>().join(","));
         s.push('\n');
@@ -232,13 +245,7 @@ pub fn markdown(title: &str, rows: &[ScaleRow]) -> String {
         "Per agent and per tick, means over the summary window; quality is `{}` ({better}); wall time is this machine's.\n\n",
         first.quality_metric
     ));
-    let mut coords: Vec<&str> = Vec::new();
-    for r in rows {
-        if !coords.contains(&r.coordination.as_str()) {
-            coords.push(&r.coordination);
-        }
-    }
-    for c in coords {
+    for c in distinct(rows, |r| &r.coordination) {
         s.push_str(&format!("## coordination {c}\n\n"));
         s.push_str(
             "| agents | topology | msgs/agent/tick | bytes/agent/tick | latency (ticks) | dropped | quality | ms/tick | µs/agent/tick |\n",
@@ -257,7 +264,7 @@ pub fn markdown(title: &str, rows: &[ScaleRow]) -> String {
                 100.0 * r.drop_share,
                 short(r.quality),
                 short(r.wall_ms_per_tick),
-                short(1000.0 * r.wall_ms_per_tick / r.agents.max(1) as f64),
+                short(r.wall_us_per_agent()),
             ));
         }
         s.push('\n');
@@ -290,23 +297,15 @@ pub fn figures(name: &str, rows: &[ScaleRow]) -> Vec<crate::plot::Figure> {
     let mut sizes: Vec<u64> = rows.iter().map(|r| r.agents).collect();
     sizes.sort_unstable();
     sizes.dedup();
-    let mut tops: Vec<&str> = Vec::new();
-    let mut coords: Vec<&str> = Vec::new();
-    for r in rows {
-        if !tops.contains(&r.topology.as_str()) {
-            tops.push(&r.topology);
-        }
-        if !coords.contains(&r.coordination.as_str()) {
-            coords.push(&r.coordination);
-        }
-    }
+    let tops = distinct(rows, |r| &r.topology);
+    let coords = distinct(rows, |r| &r.coordination);
     let quality = rows.first().map_or(String::new(), |r| r.quality_metric.clone());
     type Measure = (&'static str, String, fn(&ScaleRow) -> f64);
     let measures: [Measure; 4] = [
         ("msgs", "messages sent per agent per tick".into(), |r| r.msgs),
         ("bytes", "bytes per agent per tick".into(), |r| r.bytes),
         ("quality", quality.clone(), |r| r.quality),
-        ("wall", "wall time per agent per tick (µs)".into(), |r| 1000.0 * r.wall_ms_per_tick / r.agents.max(1) as f64),
+        ("wall", "wall time per agent per tick (µs)".into(), ScaleRow::wall_us_per_agent),
     ];
     let mut figs = Vec::new();
     for t in &tops {

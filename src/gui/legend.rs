@@ -95,20 +95,18 @@ pub fn show(
     }
     let scale = 1.0;
     let mut cache = world.remove_resource::<GlyphTextures>().unwrap_or_default();
-    // At most a third of the view's height and 280 points wide (it scrolls), so the
+    // At most a third of the view's height and 270 points wide (it scrolls), so the
     // world stays in sight beside and above it.
     let max_h = ((free_max.y - free_min.y) * 0.34).max(120.0);
     let shown = egui::Area::new(egui::Id::new("legend"))
         .fixed_pos(egui::pos2(free_min.x + 8.0, free_max.y - 8.0))
         .pivot(egui::Align2::LEFT_BOTTOM)
-        .default_width(300.0 * scale)
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
             egui::Frame::popup(ui.style()).fill(egui::Color32::from_rgba_unmultiplied(20, 22, 26, 235)).show(
                 ui,
                 |ui| {
-                    ui.set_max_width(280.0 * scale);
-                    egui::ScrollArea::vertical().max_height(max_h).max_width(280.0 * scale).show(ui, |ui| {
+                    egui::ScrollArea::vertical().max_height(max_h).show(ui, |ui| {
                         ui.set_max_width(270.0 * scale);
                         ui.label(egui::RichText::new("Legend").strong().size(15.0 * scale));
                         for item in &items {
@@ -126,6 +124,8 @@ pub fn show(
 fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f32) {
     let size = egui::vec2(18.0, 18.0) * scale;
     let text = |s: &str| egui::RichText::new(s).size(13.0 * scale);
+    // A row's label wraps: a long one must not widen the legend.
+    let wrapped = |ui: &mut egui::Ui, s: &str| ui.add(egui::Label::new(text(s)).wrap());
     match item {
         LegendItem::Heading(t) => {
             ui.add_space(2.0);
@@ -142,16 +142,14 @@ fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f
                         ui.allocate_exact_size(size, egui::Sense::hover());
                     }
                 }
-                // Wrapped: a long label in a row must not widen the legend.
-                ui.add(egui::Label::new(text(label)).wrap());
+                wrapped(ui, label);
             });
         }
         LegendItem::Swatch { color: [r, g, b, a], label } => {
             ui.horizontal(|ui| {
                 let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
                 ui.painter().rect_filled(rect.shrink(2.0), 2.0, egui::Color32::from_rgba_unmultiplied(*r, *g, *b, *a));
-                // Wrapped: a long label in a row must not widen the legend.
-                ui.add(egui::Label::new(text(label)).wrap());
+                wrapped(ui, label);
             });
         }
         LegendItem::Outline { color, label } => {
@@ -163,8 +161,7 @@ fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f
                     egui::Stroke::new(2.5 * scale, c32(*color)),
                     egui::StrokeKind::Inside,
                 );
-                // Wrapped: a long label in a row must not widen the legend.
-                ui.add(egui::Label::new(text(label)).wrap());
+                wrapped(ui, label);
             });
         }
         LegendItem::Line { color, label } => {
@@ -174,8 +171,7 @@ fn row(ui: &mut egui::Ui, item: &LegendItem, cache: &mut GlyphTextures, scale: f
                     [rect.left_center() + egui::vec2(1.0, 0.0), rect.right_center() - egui::vec2(1.0, 0.0)],
                     egui::Stroke::new(2.5 * scale, c32(*color)),
                 );
-                // Wrapped: a long label in a row must not widen the legend.
-                ui.add(egui::Label::new(text(label)).wrap());
+                wrapped(ui, label);
             });
         }
         LegendItem::Scale { label, min, max, unit, colors } => {
