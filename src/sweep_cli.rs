@@ -415,7 +415,11 @@ pub fn scale(a: ScaleArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let ran = run_plan(&plan, &dir, &opts, None, a.quiet);
-    // The table of what has finished, even after an interruption.
+    // A folder the sweep refused (another sweep's, bad options) gets no table; after an
+    // interruption, the table of what has finished.
+    if let Err(Failure::BadInput(m)) = ran {
+        return Err(Failure::BadInput(m));
+    }
     let rows = sweep::read_journal(&dir, false).map_err(refused)?;
     let table = scale::write(&dir, &plan, &rows).map_err(|e| Failure::Other(format!("{}: {e}", dir.display())))?;
     if !a.quiet {

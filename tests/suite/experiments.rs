@@ -573,15 +573,18 @@ fn the_shipped_experiment_files_plan() {
 
 /// A tiny experiment for the cluster files: 2 levels × 3 seeds of a short ring.
 fn tiny_experiment(dir: &Path) -> PathBuf {
-    let exp = dir.join("tiny.ron");
-    std::fs::write(
-        &exp,
-        format!(
-            "(\n  scenario: \"{}/scenarios/traffic_ring.ron\",\n  ticks: Some(60),\n  factors: [(path: \"channel.loss\", levels: [0, 0.5])],\n  seeds: \"1..4\",\n  keep: Summary,\n)\n",
-            env!("CARGO_MANIFEST_DIR")
-        ),
+    ring_experiment(
+        dir,
+        "tiny.ron",
+        "  ticks: Some(60),\n  factors: [(path: \"channel.loss\", levels: [0, 0.5])],\n  seeds: \"1..4\",\n  keep: Summary,\n",
     )
-    .unwrap();
+}
+
+/// Writes `dir/name`: an experiment on the shipped ring with `fields` after its `scenario`.
+fn ring_experiment(dir: &Path, name: &str, fields: &str) -> PathBuf {
+    let exp = dir.join(name);
+    let text = format!("(\n  scenario: \"{}/scenarios/traffic_ring.ron\",\n{fields})\n", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(&exp, text).unwrap();
     exp
 }
 
@@ -673,16 +676,11 @@ fn the_cluster_files_shard_and_merge_as_documented() {
 /// A tiny scale study of the ring: 10 and 20 vehicles (the road grows with them) × two
 /// topologies × two strategies, 60 ticks.
 fn tiny_scale(dir: &Path) -> PathBuf {
-    let exp = dir.join("tiny_scale.ron");
-    std::fs::write(
-        &exp,
-        format!(
-            "(\n  scenario: \"{}/scenarios/traffic_ring.ron\",\n  ticks: Some(60),\n  from_tick: 20,\n  factors: [\n    (path: \"world.vehicles\", levels: [10, 20], with: {{\"world.road.length_m\": [104.5, 209.0]}}),\n    (path: \"channel.topology\", levels: [\"AllToAll\", \"RangeLimited\"]),\n    (path: \"coordination\", levels: [\"None\", \"Decentralized\"]),\n  ],\n  seeds: [1],\n  keep: All,\n)\n",
-            env!("CARGO_MANIFEST_DIR")
-        ),
+    ring_experiment(
+        dir,
+        "tiny_scale.ron",
+        "  ticks: Some(60),\n  from_tick: 20,\n  factors: [\n    (path: \"world.vehicles\", levels: [10, 20], with: {\"world.road.length_m\": [104.5, 209.0]}),\n    (path: \"channel.topology\", levels: [\"AllToAll\", \"RangeLimited\"]),\n    (path: \"coordination\", levels: [\"None\", \"Decentralized\"]),\n  ],\n  seeds: [1],\n  keep: All,\n",
     )
-    .unwrap();
-    exp
 }
 
 /// The numbers of a CSV file's column, by its header.
@@ -750,6 +748,13 @@ fn a_scale_study_normalises_per_agent_and_links_fields_to_the_count() {
             assert!(svg.contains("Decentralized") && svg.contains("<svg"), "scale_{m}_{t}.svg");
         }
     }
+    // Another study into the same folder is refused, and the table stays this study's.
+    let other = d.join("other_scale.ron");
+    std::fs::write(&other, read(&exp).replace("levels: [10, 20]", "levels: [10, 30]").replace("209.0", "313.5"))
+        .unwrap();
+    let o = masim(&["scale", other.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read(&out.join("scale.csv")), scale, "a refused study rewrote the table");
     // Not a world, not a file.
     let o = masim(&["scale", "nowhere", "--out", d.join("x").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
